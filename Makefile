@@ -17,7 +17,7 @@ CC	?= cc
 SAN	?=
 
 PKGS	:= libevent libevent_openssl libevent_pthreads yaml-0.1 libsodium \
-	   openssl ldns
+	   openssl ldns libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
 	echo -levent_openssl -levent_pthreads -levent -lyaml -lsodium \
