@@ -146,7 +146,13 @@ build/fuzz/%: tests/fuzz/%.c $$(call fuzz_obj,$$*)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(call fuzz_obj,$*) $(PKG_LIBS) -pthread
 
-bench: deps all
+BENCH_BIN	:= $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
+
+bench: deps all $(BENCH_BIN)
 	@/usr/bin/python3 tests/bench/run.py
 
 install: all
