@@ -2,9 +2,11 @@
  * addr — the From mailbox that decides the signing domain (RFC 5322 3.4).
  *
  * Strict: exactly one mailbox (name-addr or addr-spec), no group syntax,
- * no obsolete forms; display names, comments and encoded words are never
- * searched for addresses.  The domain comes back lower-cased, one trailing
- * dot removed, in IDNA A-label form.
+ * no obsolete forms (periods in display names excepted); display names,
+ * comments and RFC 2047 encoded words are never searched for addresses.
+ * UTF-8 is accepted where RFC 6532 allows it.  A domain may be written
+ * with one final dot.  The domain comes back lower-cased, that dot
+ * removed, in IDNA A-label form (UTS #46 non-transitional).
  */
 #ifndef SIGNET_ADDR_H
 #define SIGNET_ADDR_H
@@ -27,14 +29,16 @@ enum addr_err {
 
 /*
  * value: the raw field value (after the colon, may contain folding).
- * addr_spec (may be NULL) receives local@domain as written; domain
- * receives the normalized domain.
+ * On ADDR_OK, addr_spec (may be NULL) gets local@domain as written
+ * (CFWS and folding CRLFs left out) appended, and domain the normalized
+ * domain; on error neither buffer changes.
  */
 enum addr_err	 addr_parse_mailbox(const uint8_t *, size_t,
 		    struct buf *addr_spec, struct buf *domain);
 const char	*addr_strerror(enum addr_err);
-/* Normalize a domain name as above (lower case, no trailing dot,
- * A-labels); -1 if it is not a valid host name. */
+/* Append a domain name normalized as above (lower case, no trailing
+ * dot, A-labels); -1, buffer unchanged, if it is not a valid host name
+ * (LDH labels, at most 253 octets, last label not all digits). */
 int		 addr_normalize_domain(const uint8_t *, size_t, struct buf *);
 
 #endif

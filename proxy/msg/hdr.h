@@ -16,13 +16,15 @@ struct buf;
 struct hdr_list;
 
 #define HDR_LINE_MAX	998		/* RFC 5322 2.1.1, octets w/o CRLF */
-#define HDR_FIELD_MAX	(100 * 1024)	/* one field; Postfix header_size_limit */
-#define HDR_SECTION_MAX	(1024 * 1024)	/* the whole header section */
-#define HDR_FIELDS_MAX	1000		/* number of fields */
+/* DK-10 defaults (design/hostile-inputs.md): one field as Postfix's
+ * header_size_limit, the section, and the number of fields. */
+#define HDR_FIELD_MAX	(100 * 1024)
+#define HDR_SECTION_MAX	(1024 * 1024)
+#define HDR_FIELDS_MAX	1000
 
 enum hdr_err {
 	HDR_OK = 0,
-	HDR_ERR_SYNTAX,		/* line w/o colon, bad field-name, leading WSP */
+	HDR_ERR_SYNTAX,		/* no colon, bad field-name, leading WSP */
 	HDR_ERR_WSP_LINE,	/* whitespace-only continuation line (DK-09) */
 	HDR_ERR_NUL,		/* NUL octet */
 	HDR_ERR_CTRL,		/* C0 control other than TAB, or DEL */
@@ -41,8 +43,10 @@ struct hdr_limits {
 
 /*
  * Parse; on error *out is NULL and *erroff (if not NULL) is the offset of
- * the offending byte.  Lines over HDR_LINE_MAX are not an error here: see
- * hdr_longest_line() and hdr_refold().
+ * the offending byte.  Every line must end CRLF; an empty input is an
+ * empty list.  A field's size counts all its octets, folding and final
+ * CRLF included.  Lines over HDR_LINE_MAX are not an error here: see
+ * hdr_longest_line() and hdr_refold().  8-bit octets are accepted.
  */
 enum hdr_err	 hdr_parse(const uint8_t *, size_t, const struct hdr_limits *,
 		    struct hdr_list **out, size_t *erroff);
@@ -73,12 +77,16 @@ int		 hdr_has_8bit(const struct hdr_list *);
 
 /* Insert a raw field (must end CRLF and parse as one field) before index
  * pos (pos == count appends).  Returns 0 or -1. */
-int		 hdr_insert(struct hdr_list *, size_t pos, const void *, size_t);
+int		 hdr_insert(struct hdr_list *, size_t pos, const void *,
+		    size_t);
 int		 hdr_remove(struct hdr_list *, size_t i);
 /*
  * Refold field i so no line exceeds max octets, breaking only before
  * existing whitespace (invisible to relaxed canonicalization and to
- * readers).  -1 when a line has no fold point.
+ * readers).  A break needs a non-WSP octet of the value before it and one
+ * after it on the same line, so no line becomes empty or whitespace-only
+ * and the name and colon stay together.  -1, field unchanged, when a line
+ * has no such fold point within max octets.
  */
 int		 hdr_refold(struct hdr_list *, size_t i, size_t max);
 /* All fields, in order, as raw bytes. */

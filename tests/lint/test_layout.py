@@ -67,7 +67,8 @@ class Layout(unittest.TestCase):
     def test_no_unfinished_markers(self):
         for path in sources("proxy/**/*.[ch]", "keys/*.[ch]", "config/*.[ch]",
                             "tools/*.[ch]", "tests/**/*.py", "tests/**/*.c"):
-            if path.endswith("test_layout.py"):
+            # TAP's "# TODO" directive is protocol, not a marker.
+            if os.path.basename(path) in ("test_layout.py", "tap.py", "run.py"):
                 continue
             with self.subTest(file=os.path.relpath(path, ROOT)):
                 self.assertIsNone(MARKERS.search(open(path).read()))

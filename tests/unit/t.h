@@ -71,14 +71,22 @@ t_eq_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
 	return ok;
 }
 
+__attribute__((unused)) static int
+t_eq_int(long long got, long long want, const char *file, int line,
+    const char *name)
+{
+	return t_ok(got == want, file, line, "%s (got %lld, want %lld)", name,
+	    got, want);
+}
+
 #define T_OK(c, ...)	t_ok(!!(c), __FILE__, __LINE__, __VA_ARGS__)
 #define T_EQ_MEM(g, gl, w, wl, name) \
 	t_eq_mem((g), (gl), (w), (wl), __FILE__, __LINE__, (name))
 #define T_EQ_STR(g, w, name) \
 	t_eq_mem((g), strlen(g), (w), strlen(w), __FILE__, __LINE__, (name))
+/* Each argument is evaluated once: g may be the call under test. */
 #define T_EQ_INT(g, w, name) \
-	t_ok((long long)(g) == (long long)(w), __FILE__, __LINE__, \
-	    "%s (got %lld, want %lld)", (name), (long long)(g), (long long)(w))
+	t_eq_int((long long)(g), (long long)(w), __FILE__, __LINE__, (name))
 
 /* Directory holding ../shared (conformance data), from the environment. */
 __attribute__((unused)) static const char *
