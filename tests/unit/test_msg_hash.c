@@ -1,11 +1,10 @@
 /*
  * Unit tests for proxy/msg/hash: SHA-256 known answers, DKIM body hashes
  * of the RFC examples, slots shared between identical requests, l=
- * limits, misuse refused, and the speed that keeps signing cheap.
+ * limits and misuse refused.  Speed is measured by make bench, not here.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -220,74 +219,6 @@ test_slot_limit(void)
 	hash_body_free(hb);
 }
 
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ASan's runtime, present only in sanitized builds. */
-extern void	__asan_init(void) __attribute__((weak));
-
-/* Seconds for one body hash over in (raw: plain SHA-256). */
-static double
-timed(enum canon_alg alg, int raw, const struct buf *in)
-{
-	uint8_t	d[HASH_SHA256_LEN];
-	double	t = now();
-
-	if (raw)
-		hash_sha256(buf_data(in), buf_len(in), d);
-	else
-		body_hash(alg, -1, buf_data(in), buf_len(in), 65536, d, NULL);
-	return now() - t;
-}
-
-/*
- * The goal from the design: a simple body hash costs little more than
- * SHA-256 itself, because the canonicalizer hands the digest long spans.
- * The three are measured in interleaved rounds and the fastest of each
- * kept, so load on the machine slows all of them alike.  The bounds
- * catch a per-line or per-octet sink (ten times slower and more), not
- * small drifts.  Not checked under ASan, which instruments our code and
- * not OpenSSL's.
- */
-static void
-test_speed(void)
-{
-	struct buf	*in = buf_new(0);
-	double		 raw = 1e9, simple = 1e9, relaxed = 1e9, t;
-	size_t		 i;
-
-	for (i = 0; buf_len(in) < 16 * 1024 * 1024; i++)
-		buf_printf(in, "Line %zu of a fairly ordinary message body, "
-		    "with words.\r\n", i);
-	for (i = 0; i < 7; i++) {
-		if ((t = timed(CANON_SIMPLE, 1, in)) < raw)
-			raw = t;
-		if ((t = timed(CANON_SIMPLE, 0, in)) < simple)
-			simple = t;
-		if ((t = timed(CANON_RELAXED, 0, in)) < relaxed)
-			relaxed = t;
-	}
-	printf("# sha256 %.0f MB/s, simple body hash %.0f MB/s, relaxed "
-	    "%.0f MB/s\n", buf_len(in) / raw / 1e6, buf_len(in) / simple / 1e6,
-	    buf_len(in) / relaxed / 1e6);
-	if (__asan_init != NULL)
-		printf("ok %d - speed # SKIP not measured under ASan\n",
-		    ++t_count);
-	else {
-		T_OK(simple < raw * 2, "simple body hash within 2x of "
-		    "SHA-256 (%.2fx)", simple / raw);
-		T_OK(relaxed < raw * 5, "relaxed body hash within 5x of "
-		    "SHA-256 (%.2fx)", relaxed / raw);
-	}
-	buf_free(in);
-}
-
 int
 main(void)
 {
@@ -295,6 +226,5 @@ main(void)
 	test_known_bodies();
 	test_slots();
 	test_slot_limit();
-	test_speed();
 	return t_done();
 }
