@@ -127,7 +127,8 @@ asan:
 # libFuzzer needs clang; every library source is rebuilt with coverage.
 FUZZ_CC		:= clang
 FUZZ_CFLAGS	:= -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -I. $(PKG_CFLAGS) \
-		   -fsanitize=fuzzer-no-link,address,undefined
+		   -fsanitize=fuzzer-no-link,address,undefined \
+		   -fno-sanitize-recover=undefined
 # Same prefix rule as the unit tests: fuzz_msg_* needs only proxy/msg.
 fuzz_src = $(if $(filter fuzz_msg_%,$(1)),$(MSG_SRC),$(if \
 	$(filter fuzz_config_%,$(1)),$(CONFIG_SRC) $(MSG_SRC),$(MSG_SRC) \
