@@ -142,6 +142,59 @@ parse_value(struct dnsrec *r, const uint8_t *p, size_t len)
 	return buf_append(r->value, p, len);
 }
 
+/* Case-insensitive: is p[*i..] the word w followed by space or the end? */
+static int
+skip_word(const uint8_t *p, size_t len, size_t *i, const char *w)
+{
+	size_t	n = strlen(w), k;
+
+	if (len - *i < n || (len - *i > n && !is_space(p[*i + n])))
+		return 0;
+	for (k = 0; k < n; k++)
+		if ((p[*i + k] | 0x20) != (w[k] | 0x20))
+			return 0;
+	for (*i += n; *i < len && is_space(p[*i]); (*i)++)
+		;
+	return 1;
+}
+
+/*
+ * The zone-file form signetctl prints (keys init, dns): "[TTL] [IN] TXT
+ * ( "..." "..." )" after the owner.  Taken only when the TXT keyword is
+ * there, so a bare value is never mistaken for it.  Narrows [*start,
+ * *end) to the quoted strings; -1 if the parentheses do not pair.
+ */
+static int
+strip_rr_syntax(const uint8_t *p, size_t *start, size_t *end)
+{
+	size_t	i = *start, e = *end;
+
+	if (i < e && is_digit(p[i])) {
+		while (i < e && is_digit(p[i]))
+			i++;
+		if (i == e || !is_space(p[i]))
+			return 0;
+		while (i < e && is_space(p[i]))
+			i++;
+	}
+	skip_word(p, e, &i, "IN");
+	if (!skip_word(p, e, &i, "TXT"))
+		return 0;
+	if (i < e && p[i] == '(') {
+		while (e > i && is_space(p[e - 1]))
+			e--;
+		if (e == i || p[e - 1] != ')')
+			return -1;
+		for (i++, e--; i < e && is_space(p[i]); i++)
+			;
+		while (e > i && is_space(p[e - 1]))
+			e--;
+	}
+	*start = i;
+	*end = e;
+	return 0;
+}
+
 static struct dnsrec *
 find(const struct dnsfile *df, const uint8_t *name, size_t len)
 {
@@ -195,6 +248,10 @@ parse_line(struct dnsfile *df, const uint8_t *p, size_t len, size_t lineno,
 	}
 	while (i < len && is_space(p[i]))
 		i++;
+	if (strip_rr_syntax(p, &i, &len) == -1) {
+		set_err(err, errlen, "%zu: unbalanced parentheses", lineno);
+		goto done;
+	}
 	if (i == len) {
 		set_err(err, errlen, "%zu: name without a value", lineno);
 		goto done;

@@ -6,7 +6,9 @@
  * lines starting with '#' are skipped.  The value NXDOMAIN means no such
  * name; "~~text~~" means a DNS failure (timeout, SERVFAIL); a value that
  * starts with '"' is a zone-file list of quoted strings, joined; anything
- * else is the TXT value as written, trailing whitespace removed.  Names
+ * else is the TXT value as written, trailing whitespace removed.  The
+ * zone-file records signetctl prints are accepted as they are:
+ * "<owner> [TTL] [IN] TXT ( "..." "..." )" on one line.  Names
  * compare case-insensitively, a trailing dot ignored; a name not in the
  * file is NXDOMAIN.  Formats: conformance/{rfc8463/dns.txt,
  * rfc6376/appendix-c-dns.txt, mail-dkim-corpus/FAKE_DNS.dat} and the DNS

@@ -21,7 +21,12 @@ static const char file[] =
     "gone._domainkey.example.com NXDOMAIN\n"
     "slow._domainkey.example.com ~~Query timed out~~\n"
     "split._domainkey.example.com \"v=DKIM1; \" \"p=D\\\"D\\059\"\n"
-    "empty._domainkey.example.com \"\"\n";
+    "empty._domainkey.example.com \"\"\n"
+    /* The zone-file lines signetctl keys init / dns print. */
+    "z1._domainkey.example.com. 3600 IN TXT ( \"v=DKIM1; k=rsa; \" "
+    "\"p=EE\" \"FF\" )\n"
+    "z2._domainkey.example.com TXT \"v=DKIM1; p=GG\"\n"
+    "z3._domainkey.example.com 300 in txt (\"p=HH\")\n";
 
 static void
 test_lookups(void)
@@ -44,6 +49,10 @@ test_lookups(void)
 		{ "split._domainkey.example.com", VERIFY_DNS_OK,
 		    "v=DKIM1; p=D\"D;" },
 		{ "empty._domainkey.example.com", VERIFY_DNS_OK, "" },
+		{ "z1._domainkey.example.com", VERIFY_DNS_OK,
+		    "v=DKIM1; k=rsa; p=EEFF" },
+		{ "z2._domainkey.example.com", VERIFY_DNS_OK, "v=DKIM1; p=GG" },
+		{ "z3._domainkey.example.com", VERIFY_DNS_OK, "p=HH" },
 		{ "unlisted._domainkey.example.com", VERIFY_DNS_NXDOMAIN,
 		    NULL },
 		{ "# comment", VERIFY_DNS_NXDOMAIN, NULL },
@@ -83,6 +92,7 @@ test_errors(void)
 		{ "a.example \"x\" y\n", "1: malformed quoted string" },
 		{ "a.example \"\\25\"\n", "1: malformed quoted string" },
 		{ "a.example \"\\999\"\n", "1: malformed quoted string" },
+		{ "a.example 60 IN TXT ( \"p=x\"\n", "1: unbalanced parentheses" },
 	};
 	struct dnsfile	*df;
 	char		 err[128];
