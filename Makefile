@@ -154,7 +154,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(ALL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
 bench: deps all $(BENCH_BIN)
-	@/usr/bin/python3 tests/bench/run.py
+	@SIGNET_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/run.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin

@@ -33,7 +33,12 @@ class _Result(unittest.TestResult):
 
     @staticmethod
     def _name(test):
-        return "%s.%s" % (type(test).__name__, test._testMethodName)
+        # A failing setUpClass/setUpModule arrives as an _ErrorHolder,
+        # which has a description but no test method.
+        method = getattr(test, "_testMethodName", None)
+        if method is None:
+            return str(test)
+        return "%s.%s" % (type(test).__name__, method)
 
     def addSubTest(self, test, subtest, err):
         self._had_sub.add(test.id())

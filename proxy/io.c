@@ -1,0 +1,456 @@
+/*
+ * io — bufferevent wrapper: watermarks, holds, deadlines (PR-02, PR-03).
+ *
+ * Invariants: EV_READ is enabled exactly when no hold reason is set; the
+ * input buffer never grows past IO_READ_HWM through our reads (libevent
+ * stops reading at the high-water mark); the deadline timer is the only
+ * clock on a connection.  Callbacks run from the owning event base; the
+ * owner may call io_free from inside one, as long as it returns at once
+ * (every callback here touches the io only before calling out).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "proxy/io.h"
+
+/* Numeric host plus NUL; INET6_ADDRSTRLEN already counts the NUL. */
+#define IO_ADDR_MAX	INET6_ADDRSTRLEN
+
+struct io {
+	struct bufferevent	*bev;
+	struct event		*timer;
+	struct event		*kick;
+	struct event		*wkick;
+	struct io_cb		 cb;
+	void			*arg;
+	int			 hold;
+	int			 closing;
+	int			 want_writable;
+	int			 err;
+	int			 rate_mode;
+	double			 deadline;	/* monotonic seconds */
+	double			 timeout;
+	double			 rate;
+	size_t			 in_seen;	/* input length after on_read */
+	char			 peer[IO_ADDR_MAX];
+	int			 peer_port;
+};
+
+static double
+io_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+io_arm(struct io *io)
+{
+	struct timeval	 tv;
+	double		 left;
+
+	left = io->deadline - io_now();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = (time_t)left;
+	tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+	evtimer_add(io->timer, &tv);
+}
+
+static void
+io_apply_hold(struct io *io)
+{
+	if (io->hold == 0)
+		bufferevent_enable(io->bev, EV_READ);
+	else
+		bufferevent_disable(io->bev, EV_READ);
+}
+
+static void
+io_check_output(struct io *io)
+{
+	if (evbuffer_get_length(bufferevent_get_output(io->bev)) >
+	    IO_OUTPUT_MAX) {
+		io->hold |= IO_HOLD_OUTPUT;
+		io_apply_hold(io);
+	}
+}
+
+/* on_read may free the io, so nothing touches it afterwards. */
+static void
+io_deliver(struct io *io, struct evbuffer *in)
+{
+	io->in_seen = 0;
+	io->cb.on_read(io->arg, in);
+}
+
+static void
+io_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct io	*io = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	double		 now, cap;
+	size_t		 len;
+
+	len = evbuffer_get_length(in);
+	if (io->rate_mode && evtimer_pending(io->timer, NULL) &&
+	    len > io->in_seen) {
+		/* Credit only what arrived since the last callback. */
+		now = io_now();
+		io->deadline += (double)(len - io->in_seen) / io->rate;
+		cap = now + io->timeout;
+		if (io->deadline > cap)
+			io->deadline = cap;
+		io_arm(io);
+	}
+	io->in_seen = len;
+	if (io->hold != 0)
+		return;
+	io_deliver(io, in);
+}
+
+static void
+io_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct io	*io = arg;
+	size_t		 left;
+
+	left = evbuffer_get_length(bufferevent_get_output(bev));
+	if ((io->hold & IO_HOLD_OUTPUT) && left <= IO_OUTPUT_MAX / 2)
+		io_release(io, IO_HOLD_OUTPUT);
+	if (io->closing && left == 0) {
+		io->closing = 0;
+		io->cb.on_event(io->arg, IO_EV_FLUSHED);
+		return;
+	}
+	if (io->want_writable && left <= IO_OUTPUT_MAX / 2) {
+		io->want_writable = 0;
+		io->cb.on_event(io->arg, IO_EV_WRITABLE);
+	}
+}
+
+static void
+io_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct io	*io = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		io_apply_hold(io);
+		io->cb.on_event(io->arg, IO_EV_CONNECTED);
+		return;
+	}
+	io->err = EVUTIL_SOCKET_ERROR();
+	io->closing = 0;
+	bufferevent_disable(io->bev, EV_READ | EV_WRITE);
+	io->cb.on_event(io->arg, (what & BEV_EVENT_EOF) ? IO_EV_EOF :
+	    IO_EV_ERROR);
+}
+
+static void
+io_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io	*io = arg;
+
+	(void)fd;
+	(void)what;
+	/* In rate mode reads may have moved the deadline after arming. */
+	if (io->deadline > io_now()) {
+		io_arm(io);
+		return;
+	}
+	io->cb.on_event(io->arg, IO_EV_TIMEOUT);
+}
+
+static void
+io_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io	*io = arg;
+	struct evbuffer	*in = bufferevent_get_input(io->bev);
+
+	(void)fd;
+	(void)what;
+	if (io->closing) {
+		if (io_output_pending(io) == 0) {
+			io->closing = 0;
+			io->cb.on_event(io->arg, IO_EV_FLUSHED);
+		}
+		return;
+	}
+	if (io->hold == 0 && evbuffer_get_length(in) > 0)
+		io_deliver(io, in);
+}
+
+static void
+io_wkick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io	*io = arg;
+
+	(void)fd;
+	(void)what;
+	if (io->want_writable && io_output_pending(io) <= IO_OUTPUT_MAX / 2) {
+		io->want_writable = 0;
+		io->cb.on_event(io->arg, IO_EV_WRITABLE);
+	}
+}
+
+static void
+io_name(const struct sockaddr_storage *ss, char *out, int *port)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	out[0] = '\0';
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, out, IO_ADDR_MAX);
+		*port = ntohs(s4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, out, IO_ADDR_MAX);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+static struct io *
+io_alloc(struct event_base *base, int fd, const struct io_cb *cb, void *arg)
+{
+	struct io	*io;
+
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return NULL;
+	io->cb = *cb;
+	io->arg = arg;
+	io->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	io->timer = evtimer_new(base, io_timer_cb, io);
+	io->kick = event_new(base, -1, 0, io_kick_cb, io);
+	io->wkick = event_new(base, -1, 0, io_wkick_cb, io);
+	if (io->bev == NULL || io->timer == NULL || io->kick == NULL ||
+	    io->wkick == NULL) {
+		if (io->bev == NULL && fd != -1)
+			close(fd);
+		io_free(io);
+		return NULL;
+	}
+	bufferevent_setcb(io->bev, io_read_cb, io_write_cb, io_event_cb, io);
+	bufferevent_setwatermark(io->bev, EV_READ, 0, IO_READ_HWM);
+	bufferevent_setwatermark(io->bev, EV_WRITE, IO_OUTPUT_MAX / 2, 0);
+	return io;
+}
+
+struct io *
+io_new(struct event_base *base, int fd, const struct io_cb *cb, void *arg)
+{
+	struct io		*io;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+
+	if (evutil_make_socket_nonblocking(fd) == -1) {
+		close(fd);
+		return NULL;
+	}
+	if ((io = io_alloc(base, fd, cb, arg)) == NULL)
+		return NULL;
+	sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		io_name(&ss, io->peer, &io->peer_port);
+	if (bufferevent_enable(io->bev, EV_READ | EV_WRITE) == -1) {
+		io_free(io);
+		return NULL;
+	}
+	return io;
+}
+
+struct io *
+io_connect(struct event_base *base, const char *host, int port,
+    const struct io_cb *cb, void *arg)
+{
+	struct io		*io = NULL;
+	struct addrinfo		 hints, *res = NULL;
+	char			 serv[16];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%d", port);
+	/*
+	 * Upstreams are configured as addresses (usually loopback); a host
+	 * name is resolved once per connection with the system resolver.
+	 */
+	if (getaddrinfo(host, serv, &hints, &res) != 0 || res == NULL) {
+		errno = EHOSTUNREACH;
+		goto fail;
+	}
+	if ((io = io_alloc(base, -1, cb, arg)) == NULL)
+		goto fail;
+	io_name((const struct sockaddr_storage *)(void *)res->ai_addr,
+	    io->peer, &io->peer_port);
+	bufferevent_enable(io->bev, EV_WRITE);
+	if (bufferevent_socket_connect(io->bev, res->ai_addr,
+	    (int)res->ai_addrlen) == -1) {
+		io->err = errno;
+		goto fail;
+	}
+	freeaddrinfo(res);
+	return io;
+fail:
+	if (res != NULL)
+		freeaddrinfo(res);
+	io_free(io);
+	return NULL;
+}
+
+void
+io_free(struct io *io)
+{
+	if (io == NULL)
+		return;
+	if (io->kick != NULL)
+		event_free(io->kick);
+	if (io->wkick != NULL)
+		event_free(io->wkick);
+	if (io->timer != NULL)
+		event_free(io->timer);
+	if (io->bev != NULL)
+		bufferevent_free(io->bev);
+	free(io);
+}
+
+int
+io_write(struct io *io, const void *p, size_t n)
+{
+	if (bufferevent_write(io->bev, p, n) == -1)
+		return -1;
+	io_check_output(io);
+	return 0;
+}
+
+int
+io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = evbuffer_add_vprintf(bufferevent_get_output(io->bev), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -1;
+	io_check_output(io);
+	return 0;
+}
+
+size_t
+io_output_pending(const struct io *io)
+{
+	return evbuffer_get_length(bufferevent_get_output(io->bev));
+}
+
+size_t
+io_input_pending(const struct io *io)
+{
+	return evbuffer_get_length(bufferevent_get_input(io->bev));
+}
+
+struct evbuffer *
+io_input(struct io *io)
+{
+	return bufferevent_get_input(io->bev);
+}
+
+void
+io_hold(struct io *io, int reason)
+{
+	io->hold |= reason;
+	io_apply_hold(io);
+}
+
+void
+io_release(struct io *io, int reason)
+{
+	io->hold &= ~reason;
+	io_apply_hold(io);
+	if (io->hold == 0 && io_input_pending(io) > 0)
+		event_active(io->kick, EV_TIMEOUT, 0);
+}
+
+void
+io_deadline(struct io *io, double timeout)
+{
+	io->rate_mode = 0;
+	if (timeout <= 0) {
+		evtimer_del(io->timer);
+		return;
+	}
+	io->timeout = timeout;
+	io->deadline = io_now() + timeout;
+	io_arm(io);
+}
+
+void
+io_deadline_rate(struct io *io, double budget, double timeout, double rate)
+{
+	io->rate_mode = rate > 0;
+	io->rate = rate;
+	io->timeout = timeout;
+	io->deadline = io_now() + budget;
+	io_arm(io);
+}
+
+void
+io_want_writable(struct io *io)
+{
+	io->want_writable = 1;
+	if (io_output_pending(io) <= IO_OUTPUT_MAX / 2)
+		event_active(io->wkick, EV_TIMEOUT, 0);
+}
+
+void
+io_close_after_flush(struct io *io)
+{
+	io->hold |= IO_HOLD_CLOSING;
+	io_apply_hold(io);
+	io->closing = 1;
+	bufferevent_enable(io->bev, EV_WRITE);
+	if (io_output_pending(io) == 0) {
+		/* Report from the loop, never from inside the caller. */
+		event_active(io->kick, EV_TIMEOUT, 0);
+	}
+}
+
+int
+io_errno(const struct io *io)
+{
+	return io->err;
+}
+
+const char *
+io_peer_addr(const struct io *io)
+{
+	return io->peer;
+}
+
+int
+io_peer_port(const struct io *io)
+{
+	return io->peer_port;
+}

@@ -1,0 +1,1074 @@
+/*
+ * relay — upstream SMTP client state machine and the file sink
+ * (RFC 5321 3.3, 4.1; hostile-inputs UP-01..UP-07, SM-03).
+ *
+ * One command is outstanding at a time; every upstream reply is parsed
+ * by the strict bounded parser (smtp_reply.h) and dispatched through
+ * relay_reply_table by state.  A reply in a state that expects none, a
+ * malformed reply or an unexpected class aborts the connection and the
+ * session's outstanding operation gets our 451 (UP-06).  Each state has a
+ * deadline from config.upstream (connect, greeting, command, after ".").
+ * Content goes out only through the re-stuffing framer writer, which
+ * refuses bare CR/LF/NUL before emitting them (SM-03), and is streamed
+ * from the spool under the output watermark so a big message never sits
+ * in memory.
+ *
+ * Invariant: the session hears exactly one callback per operation it
+ * started; after relay_free() it hears nothing.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "config/config.h"
+#include "proxy/framer.h"
+#include "proxy/io.h"
+#include "proxy/log.h"
+#include "proxy/msg/buf.h"
+#include "proxy/relay.h"
+#include "proxy/smtp_cmd.h"
+#include "proxy/smtp_reply.h"
+#include "proxy/spool.h"
+
+#define RELAY_CMD_MAX	4096	/* one command we send (MAIL with params) */
+#define RELAY_REPLY_MAX	(SMTP_REPLY_LINE_MAX * SMTP_REPLY_LINES_MAX)
+#define RELAY_HOST_MAX	256
+#define RELAY_QID_MAX	64	/* queue id kept for logs */
+
+enum relay_state {
+	RELAY_IDLE,		/* no connection */
+	RELAY_CONNECT,
+	RELAY_GREETING,
+	RELAY_EHLO,
+	RELAY_HELO,
+	RELAY_XFORWARD,
+	RELAY_READY,		/* connected, no transaction */
+	RELAY_MAIL,
+	RELAY_TXN,		/* transaction open, nothing outstanding */
+	RELAY_RCPT,
+	RELAY_DATA,		/* DATA sent, waiting for 354 */
+	RELAY_SEND,		/* streaming content */
+	RELAY_DOT,		/* "." sent, waiting for the final reply */
+	RELAY_NOOP,		/* keepalive while the client uploads */
+	RELAY_RSET,
+	RELAY_QUIT
+};
+
+static const char *const relay_state_names[] = {
+	"idle", "connect", "greeting", "ehlo", "helo", "xforward", "ready",
+	"mail", "txn", "rcpt", "data", "send", "dot", "noop", "rset", "quit"
+};
+
+enum relay_op {
+	RELAY_OP_NONE,
+	RELAY_OP_MAIL,
+	RELAY_OP_RCPT,
+	RELAY_OP_DATA
+};
+
+struct relay {
+	struct event_base	*base;
+	const struct config	*cfg;
+	char			 sid[32];
+	relay_cb		 cb;
+	void			*cb_arg;
+	enum relay_state	 state;
+	struct io		*io;
+	struct smtp_reply	*reply;
+	struct smtp_caps	 caps;
+	struct buf		*out;		/* command or client reply */
+	struct framer_writer	*writer;
+	struct event		*noop_timer;
+	struct event		*defer;		/* file sink: async answers */
+	/* The operation the session waits for, and its argument. */
+	enum relay_op		 op;		/* started, not yet answered */
+	enum relay_op		 pending;	/* waiting for the connection */
+	struct smtp_cmd		*mail;
+	struct smtp_cmd		*rcpt;
+	const struct buf	*head;
+	struct spool		*body;
+	struct relay_client	 client;
+	char			 helo[RELAY_HOST_MAX];
+	char			 qid[RELAY_QID_MAX];
+	/* File sink answer waiting for the deferred event. */
+	int			 defer_code;
+	char			 defer_text[SMTP_REPLY_LINE_MAX];
+};
+
+static void	relay_enter(struct relay *, enum relay_state);
+static void	relay_read_cb(void *, struct evbuffer *);
+static void	relay_event_cb(void *, enum io_event);
+
+static const struct io_cb relay_io_cb = { relay_read_cb, relay_event_cb };
+
+static const char *
+relay_hostname(void)
+{
+	static __thread char	 name[RELAY_HOST_MAX];
+
+	if (name[0] == '\0' && (gethostname(name, sizeof(name) - 1) == -1 ||
+	    name[0] == '\0'))
+		snprintf(name, sizeof(name), "localhost");
+	return name;
+}
+
+static double
+ms_to_s(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+/* Hand the session its one answer for the current operation. */
+static void
+relay_answer(struct relay *r, int code, const uint8_t *text, size_t len,
+    const char *qid)
+{
+	struct relay_reply	 rep;
+
+	if (r->op == RELAY_OP_NONE)
+		return;
+	r->op = RELAY_OP_NONE;
+	rep.code = code;
+	rep.text = text;
+	rep.len = len;
+	rep.queue_id = qid;
+	r->cb(r->cb_arg, &rep);
+}
+
+static void
+relay_answer_str(struct relay *r, const char *line)
+{
+	struct buf	*b;
+	int		 code;
+
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if ((b = buf_new(SMTP_REPLY_LINE_MAX)) == NULL ||
+	    buf_printf(b, "%s\r\n", line) == -1) {
+		buf_free(b);
+		line = "451 4.3.0 Error: internal error\r\n";
+		relay_answer(r, 451, (const uint8_t *)line, strlen(line),
+		    NULL);
+		return;
+	}
+	relay_answer(r, code, buf_data(b), buf_len(b), NULL);
+	buf_free(b);
+}
+
+/*
+ * The connection is unusable: drop it, and tell the session (if it
+ * waits) with our own reply.  why goes to the log.
+ */
+static void
+relay_fail(struct relay *r, int level, const char *event, const char *line)
+{
+	struct log_line	*l;
+
+	l = log_begin(level, r->sid, event);
+	log_kv(l, "state", "%s", relay_state_names[r->state]);
+	if (r->io != NULL && io_errno(r->io) != 0)
+		log_kv(l, "errno", "%d", io_errno(r->io));
+	log_kv(l, "reply", "\"%.3s\"", line);
+	log_end(l);
+	r->pending = RELAY_OP_NONE;
+	relay_enter(r, RELAY_IDLE);
+	relay_answer_str(r, line);
+}
+
+static void
+relay_send(struct relay *r)
+{
+	if (io_write(r->io, buf_data(r->out), buf_len(r->out)) == -1)
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+}
+
+static void
+relay_send_str(struct relay *r, const char *s)
+{
+	buf_reset(r->out);
+	if (buf_append_str(r->out, s) == -1) {
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	relay_send(r);
+}
+
+/* The upstream's reply, rebuilt by us, to the session. */
+static void
+relay_pass_reply(struct relay *r, const char *qid)
+{
+	static const char *const dflt[] = { NULL, NULL, "2.0.0", "3.0.0",
+	    "4.0.0", "5.0.0" };
+	int	 cls = smtp_reply_class(r->reply);
+
+	buf_reset(r->out);
+	if (smtp_reply_rebuild(r->reply, dflt[cls], r->out) == -1) {
+		relay_fail(r, LOG_ERR, "upstream_reply_too_big",
+		    "451 4.3.0 Error: upstream protocol error");
+		return;
+	}
+	relay_answer(r, smtp_reply_code(r->reply), buf_data(r->out),
+	    buf_len(r->out), qid);
+}
+
+static void
+relay_log_reply(struct relay *r, const char *event)
+{
+	struct log_line	*l;
+	const uint8_t	*t;
+	size_t		 n;
+
+	l = log_begin(LOG_INFO, r->sid, event);
+	log_kv(l, "code", "%d", smtp_reply_code(r->reply));
+	t = smtp_reply_text(r->reply, 0, &n);
+	log_kv_esc(l, "text", t, n);
+	log_end(l);
+}
+
+static void
+relay_protocol_error(struct relay *r)
+{
+	const uint8_t	*t;
+	size_t		 n;
+	struct log_line	*l;
+
+	l = log_begin(LOG_WARNING, r->sid, "upstream_protocol_error");
+	log_kv(l, "state", "%s", relay_state_names[r->state]);
+	log_kv(l, "code", "%d", smtp_reply_code(r->reply));
+	t = smtp_reply_text(r->reply, 0, &n);
+	log_kv_esc(l, "text", t, n);
+	log_end(l);
+	if (r->state == RELAY_DOT)
+		log_event(LOG_WARNING, r->sid, "upstream_ambiguous_after_eod",
+		    "possible_duplicate=yes");
+	relay_fail(r, LOG_INFO, "upstream_abort",
+	    "451 4.3.0 Error: upstream protocol error");
+}
+
+/* Reply handlers, one per state that expects a reply. */
+
+static void
+on_greeting(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_log_reply(r, "upstream_greeting_refused");
+		relay_fail(r, LOG_ERR, "upstream_unavailable",
+		    "451 4.3.0 Error: upstream unavailable, try again later");
+		return;
+	}
+	relay_enter(r, RELAY_EHLO);
+}
+
+static void
+on_ehlo(struct relay *r)
+{
+	switch (smtp_reply_class(r->reply)) {
+	case 2:
+		memset(&r->caps, 0, sizeof(r->caps));
+		smtp_reply_ehlo_caps(r->reply, &r->caps);
+		if (r->caps.xforward != 0 && r->client.addr != NULL)
+			relay_enter(r, RELAY_XFORWARD);
+		else
+			relay_enter(r, RELAY_READY);
+		break;
+	case 5:
+		relay_enter(r, RELAY_HELO);
+		break;
+	default:
+		relay_log_reply(r, "upstream_ehlo_refused");
+		relay_fail(r, LOG_ERR, "upstream_unavailable",
+		    "451 4.3.0 Error: upstream unavailable, try again later");
+	}
+}
+
+static void
+on_helo(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_log_reply(r, "upstream_helo_refused");
+		relay_fail(r, LOG_ERR, "upstream_unavailable",
+		    "451 4.3.0 Error: upstream unavailable, try again later");
+		return;
+	}
+	memset(&r->caps, 0, sizeof(r->caps));
+	relay_enter(r, RELAY_READY);
+}
+
+static void
+on_xforward(struct relay *r)
+{
+	/* XFORWARD only enriches the upstream's logs; refusal is harmless. */
+	if (smtp_reply_class(r->reply) != 2)
+		relay_log_reply(r, "upstream_xforward_refused");
+	relay_enter(r, RELAY_READY);
+}
+
+static void
+on_mail(struct relay *r)
+{
+	int	 cls = smtp_reply_class(r->reply);
+
+	if (cls == 3) {
+		relay_protocol_error(r);
+		return;
+	}
+	relay_enter(r, cls == 2 ? RELAY_TXN : RELAY_READY);
+	relay_pass_reply(r, NULL);
+}
+
+static void
+on_rcpt(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) == 3) {
+		relay_protocol_error(r);
+		return;
+	}
+	relay_enter(r, RELAY_TXN);
+	relay_pass_reply(r, NULL);
+}
+
+static void
+on_data(struct relay *r)
+{
+	int	 cls = smtp_reply_class(r->reply);
+
+	if (smtp_reply_code(r->reply) == 354) {
+		relay_enter(r, RELAY_SEND);
+		return;
+	}
+	if (cls == 2 || cls == 3) {
+		relay_protocol_error(r);
+		return;
+	}
+	relay_enter(r, RELAY_RSET);
+	relay_pass_reply(r, NULL);
+}
+
+/* "250 2.0.0 Ok: queued as 4Xy..." (Postfix) -> "4Xy...". */
+static void
+relay_find_qid(struct relay *r)
+{
+	static const char	 tag[] = "queued as ";
+	const uint8_t		*t, *p, *e;
+	size_t			 n, i;
+
+	r->qid[0] = '\0';
+	t = smtp_reply_text(r->reply, smtp_reply_lines(r->reply) - 1, &n);
+	if (t == NULL || (p = memmem(t, n, tag, sizeof(tag) - 1)) == NULL)
+		return;
+	p += sizeof(tag) - 1;
+	e = t + n;
+	for (i = 0; p < e && i < sizeof(r->qid) - 1; p++) {
+		if (*p == ' ' || *p == ';' || *p == ',')
+			break;
+		if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= 'a' && *p <= 'z') || *p == '.' || *p == '-' ||
+		    *p == '_')
+			r->qid[i++] = (char)*p;
+	}
+	r->qid[i] = '\0';
+}
+
+static void
+on_dot(struct relay *r)
+{
+	int	 cls = smtp_reply_class(r->reply);
+
+	if (cls == 3) {
+		relay_protocol_error(r);
+		return;
+	}
+	relay_find_qid(r);
+	relay_enter(r, RELAY_READY);
+	relay_pass_reply(r, r->qid[0] ? r->qid : NULL);
+}
+
+/* A reply while we still stream content (UP-06). */
+static void
+on_send(struct relay *r)
+{
+	int	 cls = smtp_reply_class(r->reply);
+
+	if (cls != 4 && cls != 5) {
+		relay_protocol_error(r);
+		return;
+	}
+	/* The upstream gave up on the message; the stream is now unusable. */
+	relay_log_reply(r, "upstream_refused_during_data");
+	relay_pass_reply(r, NULL);
+	relay_enter(r, RELAY_IDLE);
+}
+
+static void
+on_noop(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_log_reply(r, "upstream_noop_refused");
+		relay_enter(r, RELAY_IDLE);
+		return;
+	}
+	relay_enter(r, RELAY_TXN);
+}
+
+static void
+on_rset(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_log_reply(r, "upstream_rset_refused");
+		relay_enter(r, RELAY_IDLE);
+		return;
+	}
+	relay_enter(r, RELAY_READY);
+}
+
+static void
+on_quit(struct relay *r)
+{
+	relay_enter(r, RELAY_IDLE);
+}
+
+static const struct {
+	enum relay_state	 state;
+	void			(*fn)(struct relay *);
+} relay_reply_table[] = {
+	{ RELAY_GREETING,	on_greeting },
+	{ RELAY_EHLO,		on_ehlo },
+	{ RELAY_HELO,		on_helo },
+	{ RELAY_XFORWARD,	on_xforward },
+	{ RELAY_MAIL,		on_mail },
+	{ RELAY_RCPT,		on_rcpt },
+	{ RELAY_DATA,		on_data },
+	{ RELAY_SEND,		on_send },
+	{ RELAY_DOT,		on_dot },
+	{ RELAY_NOOP,		on_noop },
+	{ RELAY_RSET,		on_rset },
+	{ RELAY_QUIT,		on_quit },
+};
+
+static void
+relay_dispatch(struct relay *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(relay_reply_table) /
+	    sizeof(relay_reply_table[0]); i++) {
+		if (relay_reply_table[i].state == r->state) {
+			relay_reply_table[i].fn(r);
+			return;
+		}
+	}
+	relay_protocol_error(r);
+}
+
+static void
+relay_read_cb(void *arg, struct evbuffer *in)
+{
+	struct relay		*r = arg;
+	struct evbuffer_iovec	 v;
+	enum smtp_reply_status	 st;
+	size_t			 used;
+
+	while (r->io != NULL && evbuffer_peek(in, -1, NULL, &v, 1) > 0 &&
+	    v.iov_len > 0) {
+		st = smtp_reply_feed(r->reply, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (st == SMTP_REPLY_NEED_MORE)
+			continue;
+		if (st == SMTP_REPLY_MALFORMED) {
+			log_event(LOG_WARNING, r->sid, "upstream_bad_reply",
+			    "state=%s error=%s", relay_state_names[r->state],
+			    smtp_reply_error(r->reply));
+			if (r->state == RELAY_DOT)
+				log_event(LOG_WARNING, r->sid,
+				    "upstream_ambiguous_after_eod",
+				    "possible_duplicate=yes");
+			relay_fail(r, LOG_INFO, "upstream_abort",
+			    "451 4.3.0 Error: upstream protocol error");
+			return;
+		}
+		relay_dispatch(r);
+		if (r->reply != NULL)
+			smtp_reply_reset(r->reply);
+	}
+}
+
+/* Stream the content under the output watermark. */
+static void
+relay_pump(struct relay *r)
+{
+	const uint8_t	*p;
+	size_t		 n;
+	int		 rv;
+
+	while (io_output_pending(r->io) <= IO_OUTPUT_MAX) {
+		rv = spool_read(r->body, &p, &n);
+		if (rv == -1) {
+			relay_fail(r, LOG_ERR, "spool_read_failed",
+			    "451 4.3.0 Error: spool read error");
+			return;
+		}
+		if (rv == 0) {
+			if (framer_writer_end(r->writer) == -1)
+				goto unsafe;
+			relay_enter(r, RELAY_DOT);
+			return;
+		}
+		if (framer_writer_put(r->writer, p, n) == -1)
+			goto unsafe;
+	}
+	io_want_writable(r->io);
+	return;
+unsafe:
+	relay_fail(r, LOG_CRIT, "unsafe_outbound_byte",
+	    "451 4.3.0 Error: internal error");
+}
+
+static void
+relay_event_cb(void *arg, enum io_event ev)
+{
+	struct relay	*r = arg;
+
+	switch (ev) {
+	case IO_EV_CONNECTED:
+		relay_enter(r, RELAY_GREETING);
+		return;
+	case IO_EV_WRITABLE:
+		if (r->state == RELAY_SEND)
+			relay_pump(r);
+		return;
+	case IO_EV_FLUSHED:
+		return;
+	case IO_EV_TIMEOUT:
+		switch (r->state) {
+		case RELAY_CONNECT:
+		case RELAY_GREETING:
+			relay_fail(r, LOG_ERR, "upstream_unavailable",
+			    "451 4.4.1 Error: upstream unavailable, try "
+			    "again later");
+			return;
+		case RELAY_DOT:
+			log_event(LOG_WARNING, r->sid,
+			    "upstream_timeout_after_eod",
+			    "possible_duplicate=yes");
+			relay_fail(r, LOG_INFO, "upstream_abort",
+			    "451 4.4.2 Error: upstream timeout, delivery "
+			    "status unknown");
+			return;
+		default:
+			relay_fail(r, LOG_WARNING, "upstream_timeout",
+			    "451 4.4.2 Error: upstream timeout");
+			return;
+		}
+	case IO_EV_EOF:
+	case IO_EV_ERROR:
+		switch (r->state) {
+		case RELAY_CONNECT:
+			relay_fail(r, LOG_ERR, "upstream_unavailable",
+			    "451 4.4.1 Error: upstream unavailable, try "
+			    "again later");
+			return;
+		case RELAY_DOT:
+			log_event(LOG_WARNING, r->sid,
+			    "upstream_lost_after_eod",
+			    "possible_duplicate=yes");
+			relay_fail(r, LOG_INFO, "upstream_abort",
+			    "451 4.4.2 Error: upstream connection lost, "
+			    "delivery status unknown");
+			return;
+		default:
+			relay_fail(r, LOG_WARNING, "upstream_lost",
+			    "451 4.4.2 Error: upstream connection lost");
+			return;
+		}
+	}
+}
+
+static int
+relay_writer_out(void *arg, const uint8_t *p, size_t n)
+{
+	struct relay	*r = arg;
+
+	return io_write(r->io, p, n);
+}
+
+static void
+relay_write_xforward(struct relay *r)
+{
+	buf_reset(r->out);
+	buf_append_str(r->out, "XFORWARD");
+	if (r->caps.xforward & SMTP_XFWD_NAME)
+		buf_append_str(r->out, " NAME=[UNAVAILABLE]");
+	if (r->caps.xforward & SMTP_XFWD_ADDR)
+		buf_printf(r->out, " ADDR=%s", r->client.addr);
+	if (r->caps.xforward & SMTP_XFWD_PORT)
+		buf_printf(r->out, " PORT=%d", r->client.port);
+	if ((r->caps.xforward & SMTP_XFWD_HELO) && r->helo[0] != '\0') {
+		buf_append_str(r->out, " HELO=");
+		smtp_xtext_encode((const uint8_t *)r->helo, strlen(r->helo),
+		    r->out);
+	}
+	if (r->caps.xforward & SMTP_XFWD_PROTO)
+		buf_append_str(r->out, " PROTO=ESMTP");
+	if (buf_append_str(r->out, "\r\n") == -1) {
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	relay_send(r);
+}
+
+static void
+relay_write_cmd(struct relay *r, const struct smtp_cmd *c)
+{
+	buf_reset(r->out);
+	if (smtp_cmd_serialize(c, r->caps.ext, r->out) == -1) {
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	relay_send(r);
+}
+
+/* Start the operation the session asked for while we were busy. */
+static void
+relay_run_pending(struct relay *r)
+{
+	enum relay_op	 op = r->pending;
+
+	r->pending = RELAY_OP_NONE;
+	switch (op) {
+	case RELAY_OP_MAIL:
+		relay_enter(r, RELAY_MAIL);
+		break;
+	case RELAY_OP_RCPT:
+		relay_enter(r, RELAY_RCPT);
+		break;
+	case RELAY_OP_DATA:
+		relay_enter(r, RELAY_DATA);
+		break;
+	case RELAY_OP_NONE:
+		break;
+	}
+}
+
+static void
+relay_noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->state == RELAY_TXN && r->pending == RELAY_OP_NONE)
+		relay_enter(r, RELAY_NOOP);
+}
+
+static void
+relay_enter(struct relay *r, enum relay_state st)
+{
+	const struct config_upstream	*up = &r->cfg->upstream;
+	struct timeval			 tv;
+	enum relay_state		 old = r->state;
+
+	r->state = st;
+	log_event(LOG_DEBUG, r->sid, "upstream_state", "from=%s to=%s",
+	    relay_state_names[old], relay_state_names[st]);
+	if (st != RELAY_TXN)
+		evtimer_del(r->noop_timer);
+	switch (st) {
+	case RELAY_IDLE:
+		io_free(r->io);
+		r->io = NULL;
+		if (r->reply != NULL)
+			smtp_reply_reset(r->reply);
+		break;
+	case RELAY_CONNECT:
+		r->io = io_connect(r->base, up->address.host,
+		    up->address.port, &relay_io_cb, r);
+		if (r->io == NULL) {
+			log_event(LOG_ERR, NULL, "upstream_connect_failed",
+			    "port=%u errno=%d", up->address.port, errno);
+			r->state = RELAY_IDLE;
+			r->pending = RELAY_OP_NONE;
+			relay_answer_str(r, "451 4.4.1 Error: upstream "
+			    "unavailable, try again later");
+			return;
+		}
+		io_deadline(r->io, ms_to_s(up->connect_timeout_ms));
+		break;
+	case RELAY_GREETING:
+		smtp_reply_reset(r->reply);
+		io_deadline(r->io, ms_to_s(up->greeting_timeout_ms));
+		break;
+	case RELAY_EHLO:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		buf_reset(r->out);
+		buf_printf(r->out, "EHLO %s\r\n", relay_hostname());
+		relay_send(r);
+		break;
+	case RELAY_HELO:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		buf_reset(r->out);
+		buf_printf(r->out, "HELO %s\r\n", relay_hostname());
+		relay_send(r);
+		break;
+	case RELAY_XFORWARD:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_xforward(r);
+		break;
+	case RELAY_READY:
+		io_deadline(r->io, 0);
+		relay_run_pending(r);
+		break;
+	case RELAY_TXN:
+		io_deadline(r->io, 0);
+		if (up->noop_interval_ms > 0) {
+			tv.tv_sec = (time_t)(up->noop_interval_ms / 1000);
+			tv.tv_usec = (suseconds_t)(up->noop_interval_ms %
+			    1000) * 1000;
+			evtimer_add(r->noop_timer, &tv);
+		}
+		relay_run_pending(r);
+		break;
+	case RELAY_MAIL:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_cmd(r, r->mail);
+		break;
+	case RELAY_RCPT:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_cmd(r, r->rcpt);
+		break;
+	case RELAY_DATA:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "DATA\r\n");
+		break;
+	case RELAY_SEND:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		framer_writer_reset(r->writer);
+		if (framer_writer_put(r->writer, buf_data(r->head),
+		    buf_len(r->head)) == -1 ||
+		    framer_writer_put(r->writer, (const uint8_t *)"\r\n",
+		    2) == -1) {
+			relay_fail(r, LOG_CRIT, "unsafe_outbound_byte",
+			    "451 4.3.0 Error: internal error");
+			return;
+		}
+		if (spool_rewind(r->body) == -1) {
+			relay_fail(r, LOG_ERR, "spool_read_failed",
+			    "451 4.3.0 Error: spool read error");
+			return;
+		}
+		relay_pump(r);
+		break;
+	case RELAY_DOT:
+		io_deadline(r->io, ms_to_s(up->final_timeout_ms));
+		break;
+	case RELAY_NOOP:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "NOOP\r\n");
+		break;
+	case RELAY_RSET:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "RSET\r\n");
+		break;
+	case RELAY_QUIT:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "QUIT\r\n");
+		break;
+	}
+}
+
+/* The file sink. */
+
+static void
+relay_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	(void)fd;
+	(void)what;
+	relay_answer(r, r->defer_code, (const uint8_t *)r->defer_text,
+	    strlen(r->defer_text), r->qid[0] ? r->qid : NULL);
+}
+
+static void
+relay_defer(struct relay *r, int code, const char *text)
+{
+	r->defer_code = code;
+	snprintf(r->defer_text, sizeof(r->defer_text), "%s", text);
+	event_active(r->defer, EV_TIMEOUT, 0);
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* DIR/<time>.<random>.eml via a dot-file, fsync, rename, dir fsync. */
+static int
+relay_file_write(struct relay *r)
+{
+	const char	*dir = r->cfg->upstream.file_dir;
+	char		 name[64], tmp[PATH_MAX], path[PATH_MAX];
+	uint8_t		 rnd[8];
+	const uint8_t	*p;
+	size_t		 n;
+	int		 fd = -1, dfd = -1, rv, ret = -1;
+
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(name, sizeof(name), "%lld.%02x%02x%02x%02x%02x%02x%02x%02x",
+	    (long long)time(NULL), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+	    rnd[5], rnd[6], rnd[7]);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >=
+	    sizeof(tmp) || (size_t)snprintf(path, sizeof(path), "%s/%s.eml",
+	    dir, name) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	if (fd == -1)
+		goto done;
+	if (write_all(fd, buf_data(r->head), buf_len(r->head)) == -1 ||
+	    write_all(fd, (const uint8_t *)"\r\n", 2) == -1 ||
+	    spool_rewind(r->body) == -1)
+		goto done;
+	while ((rv = spool_read(r->body, &p, &n)) == 1)
+		if (write_all(fd, p, n) == -1)
+			goto done;
+	if (rv == -1 || fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto done;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1)
+		goto done;
+	snprintf(r->qid, sizeof(r->qid), "%s", name);
+	ret = 0;
+done:
+	if (ret == -1) {
+		rv = errno;
+		unlink(tmp);
+		errno = rv;
+	}
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	return ret;
+}
+
+/* Public interface. */
+
+struct relay *
+relay_new(struct event_base *base, const struct config *cfg,
+    const char *sid, relay_cb cb, void *arg)
+{
+	struct relay	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->base = base;
+	r->cfg = cfg;
+	snprintf(r->sid, sizeof(r->sid), "%s", sid);
+	r->cb = cb;
+	r->cb_arg = arg;
+	r->state = RELAY_IDLE;
+	r->reply = smtp_reply_new();
+	r->out = buf_new(RELAY_REPLY_MAX + RELAY_CMD_MAX);
+	r->writer = framer_writer_new(relay_writer_out, r);
+	r->noop_timer = evtimer_new(base, relay_noop_cb, r);
+	r->defer = event_new(base, -1, 0, relay_defer_cb, r);
+	r->mail = smtp_cmd_new();
+	r->rcpt = smtp_cmd_new();
+	if (r->reply == NULL || r->out == NULL || r->writer == NULL ||
+	    r->noop_timer == NULL || r->defer == NULL || r->mail == NULL ||
+	    r->rcpt == NULL) {
+		relay_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	/* A polite QUIT costs the upstream nothing; we do not wait for it. */
+	if (r->io != NULL && (r->state == RELAY_READY ||
+	    r->state == RELAY_TXN))
+		io_write(r->io, "QUIT\r\n", 6);
+	io_free(r->io);
+	smtp_cmd_free(r->rcpt);
+	smtp_cmd_free(r->mail);
+	if (r->defer != NULL)
+		event_free(r->defer);
+	if (r->noop_timer != NULL)
+		event_free(r->noop_timer);
+	framer_writer_free(r->writer);
+	buf_free(r->out);
+	smtp_reply_free(r->reply);
+	free(r);
+}
+
+void
+relay_set_config(struct relay *r, const struct config *cfg)
+{
+	r->cfg = cfg;
+}
+
+void
+relay_set_client(struct relay *r, const struct relay_client *c)
+{
+	r->client = *c;
+	r->helo[0] = '\0';
+	if (c->helo != NULL)
+		snprintf(r->helo, sizeof(r->helo), "%s", c->helo);
+	r->client.helo = r->helo;
+}
+
+int
+relay_is_file(const struct relay *r)
+{
+	return r->cfg->upstream.is_file;
+}
+
+unsigned int
+relay_upstream_ext(const struct relay *r)
+{
+	if (r->cfg->upstream.is_file)
+		return SMTP_EXT_ALL;
+	return r->caps.ext;
+}
+
+/* Run op now if the connection is free, else when it becomes free. */
+static void
+relay_start(struct relay *r, enum relay_op op)
+{
+	r->op = op;
+	r->pending = op;
+	switch (r->state) {
+	case RELAY_IDLE:
+		relay_enter(r, RELAY_CONNECT);
+		break;
+	case RELAY_READY:
+	case RELAY_TXN:
+		relay_run_pending(r);
+		break;
+	default:
+		/* Busy with NOOP, RSET or the handshake: run on READY/TXN. */
+		break;
+	}
+}
+
+void
+relay_mail(struct relay *r, const struct smtp_cmd *c)
+{
+	smtp_cmd_copy(r->mail, c);
+	if (r->cfg->upstream.is_file) {
+		r->op = RELAY_OP_MAIL;
+		relay_defer(r, 250, "250 2.1.0 Ok\r\n");
+		return;
+	}
+	relay_start(r, RELAY_OP_MAIL);
+}
+
+void
+relay_rcpt(struct relay *r, const struct smtp_cmd *c)
+{
+	smtp_cmd_copy(r->rcpt, c);
+	if (r->cfg->upstream.is_file) {
+		r->op = RELAY_OP_RCPT;
+		relay_defer(r, 250, "250 2.1.5 Ok\r\n");
+		return;
+	}
+	if (r->state == RELAY_IDLE) {
+		/* The connection died since MAIL: the transaction is gone. */
+		r->op = RELAY_OP_RCPT;
+		relay_answer_str(r, "451 4.4.2 Error: upstream connection "
+		    "lost");
+		return;
+	}
+	relay_start(r, RELAY_OP_RCPT);
+}
+
+void
+relay_data(struct relay *r, const struct buf *head, struct spool *body)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	r->head = head;
+	r->body = body;
+	r->qid[0] = '\0';
+	if (r->cfg->upstream.is_file) {
+		r->op = RELAY_OP_DATA;
+		if (relay_file_write(r) == -1) {
+			log_event(LOG_ERR, r->sid, "sink_write_failed",
+			    "errno=%d", errno);
+			relay_defer(r, 451, "451 4.3.0 Error: queue file "
+			    "write error\r\n");
+			return;
+		}
+		snprintf(line, sizeof(line), "250 2.0.0 Ok: queued as %s\r\n",
+		    r->qid);
+		relay_defer(r, 250, line);
+		return;
+	}
+	if (r->state == RELAY_IDLE) {
+		r->op = RELAY_OP_DATA;
+		relay_answer_str(r, "451 4.4.2 Error: upstream connection "
+		    "lost");
+		return;
+	}
+	relay_start(r, RELAY_OP_DATA);
+}
+
+void
+relay_rset(struct relay *r)
+{
+	r->op = RELAY_OP_NONE;
+	r->pending = RELAY_OP_NONE;
+	if (r->cfg->upstream.is_file) {
+		event_del(r->defer);
+		return;
+	}
+	switch (r->state) {
+	case RELAY_TXN:
+		relay_enter(r, RELAY_RSET);
+		break;
+	case RELAY_READY:
+	case RELAY_IDLE:
+		break;
+	default:
+		/* Mid-command: the answer would be stale; start afresh. */
+		relay_enter(r, RELAY_IDLE);
+		break;
+	}
+}

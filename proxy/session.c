@@ -1,0 +1,1627 @@
+/*
+ * session — the client-facing SMTP state machine (RFC 5321 4.1, 4.3.2;
+ * RFC 2920; hostile-inputs.md A, B, D, G, H).
+ *
+ * States are enum session_state; session_enter() is the only place that
+ * changes state, logs the change and performs the entry action (greeting,
+ * 354, deadlines, holding input while the upstream works).  Commands go
+ * through session_cmds[] {verb, allowed states, handler}; a verb outside
+ * its states gets its 503 and the state is unchanged (PR-05).  libevent
+ * callbacks only feed bytes and upstream answers into this machine.
+ *
+ * Invariants:
+ * - Commands are processed strictly one at a time: while the upstream
+ *   answers (SESSION_WAIT) input is held, so pipelined commands of the
+ *   next transaction wait for this one's final reply (SM-07).
+ * - Command lines end with CRLF and hold no other CR, LF or NUL (SM-04);
+ *   DATA ends only at CR LF . CR LF (framer.h, SM-01/SM-02).
+ * - The client hears 2xx to its "." only when the upstream said 2xx to
+ *   ours (promise 1): that reply comes from relay.c verbatim in meaning.
+ * - What is hashed is what is spooled and sent: the header section kept
+ *   here (after our submission edits, DK-15) and the body bytes exactly
+ *   as the framer gave them.
+ * - A transaction uses the snapshot current at its MAIL to its end
+ *   (promise 6); the tenant is found again in that snapshot.
+ * - The session frees itself only from its deferred teardown event, never
+ *   inside an io or relay callback.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "config/config.h"
+#include "keys/signer.h"
+#include "proxy/framer.h"
+#include "proxy/io.h"
+#include "proxy/log.h"
+#include "proxy/msg/addr.h"
+#include "proxy/msg/buf.h"
+#include "proxy/msg/canon.h"
+#include "proxy/msg/dkim.h"
+#include "proxy/msg/hash.h"
+#include "proxy/msg/hdr.h"
+#include "proxy/policy.h"
+#include "proxy/relay.h"
+#include "proxy/session.h"
+#include "proxy/smtp_cmd.h"
+#include "proxy/smtp_reply.h"
+#include "proxy/snapshot.h"
+#include "proxy/spool.h"
+
+#define SESSION_HOST_MAX	256
+#define SESSION_HELO_MAX	255	/* RFC 5321 4.5.3.1.2 domain length */
+#define SESSION_SIGS_MAX	8	/* selectors + extra signatures */
+#define SESSION_REPLY_MAX	(SMTP_REPLY_LINE_MAX * 16)
+#define SESSION_HEAD_EXTRA	(64 * 1024)	/* our fields: Received, sigs */
+#define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */
+#define SESSION_PIPE_LOG	100	/* escaped octets logged (SM-06, PR-03) */
+#define SESSION_ABORT_FLUSH_S	1.0	/* last reply after the drain timeout */
+/* What we advertise (EHLO); CHUNKING is not (PR-10, DK-14). */
+#define SESSION_EXT	(SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | \
+			 SMTP_EXT_SMTPUTF8 | SMTP_EXT_PIPELINING | \
+			 SMTP_EXT_ENHANCED)
+
+enum session_state {
+	SESSION_GREETING,	/* connected, greeting delayed */
+	SESSION_HELO,		/* greeted; HELO/EHLO first */
+	SESSION_READY,		/* no transaction */
+	SESSION_MAIL,		/* MAIL accepted, no recipient yet */
+	SESSION_RCPT,		/* a recipient accepted */
+	SESSION_DATA,		/* reading message content */
+	SESSION_WAIT,		/* the upstream has our command; input held */
+	SESSION_CLOSING,	/* last reply being flushed */
+	SESSION_STATE_COUNT
+};
+
+static const char *const session_state_names[] = {
+	"greeting", "helo", "ready", "mail", "rcpt", "data", "wait", "closing"
+};
+
+/* What the session waits for in SESSION_WAIT. */
+enum session_wait {
+	WAIT_NONE,
+	WAIT_MAIL,
+	WAIT_RCPT,
+	WAIT_FINAL
+};
+
+struct session_sig {
+	const struct keys_key	*key;
+	enum keys_alg		 alg;
+	char			 domain[CONFIG_DOMAIN_MAX + 1];
+	char			 selector[64];
+};
+
+struct session {
+	struct io		*io;
+	struct relay		*relay;
+	struct snapshot		*snap;
+	const struct config	*cfg;
+	const struct config_tenant *tenant;
+	struct session_owner	 owner;
+	void			*tag;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	char			 sid[24];
+	char			 host[SESSION_HOST_MAX];
+	char			 helo[SESSION_HELO_MAX + 1];
+	enum session_state	 state;
+	enum session_wait	 wait;
+	int			 esmtp;
+	int			 discarding;	/* inside an overlong line */
+	int			 draining;
+	int			 client_gone;
+	int			 torn_down;
+	uint64_t		 errors;
+	uint64_t		 junk;
+	struct event		*greet_ev;
+	struct event		*delay_ev;
+	struct event		*free_ev;
+	struct buf		*line;
+	struct buf		*reply;
+	struct buf		*delayed;	/* a reply held by the error delay */
+	struct smtp_cmd		*cmd;
+	struct smtp_cmd		*mail;
+	/* The transaction. */
+	size_t			 nrcpt;
+	int			 smtputf8;
+	uint64_t		 messages;
+	struct framer		*framer;
+	struct spool		*spool;
+	struct buf		*hdr;		/* header section as received */
+	int			 in_header;
+	int			 bol, bol_cr;
+	struct hdr_list		*hl;
+	struct hash_body	*hb;
+	struct dkim_signer	*signer;
+	struct session_sig	 sigs[SESSION_SIGS_MAX];
+	size_t			 nsigs;
+	struct buf		*head;		/* what relay_data sends */
+	int			 vcode;		/* refusal decided mid-DATA */
+	struct buf		*verdict;
+	char			 from_domain[CONFIG_DOMAIN_MAX + 1];
+	char			 d_domain[CONFIG_DOMAIN_MAX + 1];
+};
+
+typedef void	(*session_handler)(struct session *);
+
+#define ST(x)	(1u << (x))
+#define ST_CMD	(ST(SESSION_HELO) | ST(SESSION_READY) | ST(SESSION_MAIL) | \
+		 ST(SESSION_RCPT))
+#define ST_TXN	(ST(SESSION_MAIL) | ST(SESSION_RCPT))
+#define ST_HELOED	(ST(SESSION_READY) | ST(SESSION_MAIL) | \
+			 ST(SESSION_RCPT))
+
+static void	session_enter(struct session *, enum session_state);
+static void	session_process(struct session *);
+static void	session_teardown(struct session *);
+static void	session_read_cb(void *, struct evbuffer *);
+static void	session_event_cb(void *, enum io_event);
+static void	session_relay_cb(void *, const struct relay_reply *);
+static int	session_content(void *, const uint8_t *, size_t);
+
+static void	cmd_helo(struct session *);
+static void	cmd_ehlo(struct session *);
+static void	cmd_mail(struct session *);
+static void	cmd_rcpt(struct session *);
+static void	cmd_data(struct session *);
+static void	cmd_bdat(struct session *);
+static void	cmd_rset(struct session *);
+static void	cmd_noop(struct session *);
+static void	cmd_quit(struct session *);
+static void	cmd_vrfy(struct session *);
+static void	cmd_not_impl(struct session *);
+static void	cmd_xclient(struct session *);
+
+static const struct session_cmd {
+	enum smtp_verb	 verb;
+	unsigned int	 states;	/* where the verb is allowed */
+	session_handler	 fn;
+	int		 junk;		/* counts toward the junk limit */
+	const char	*refused;	/* reply outside those states */
+} session_cmds[] = {
+	{ SMTP_VERB_EHLO, ST_CMD, cmd_ehlo, 0, NULL },
+	{ SMTP_VERB_HELO, ST_CMD, cmd_helo, 0, NULL },
+	{ SMTP_VERB_MAIL, ST(SESSION_READY), cmd_mail, 0,
+	    "503 5.5.1 Error: nested MAIL command" },
+	{ SMTP_VERB_RCPT, ST_TXN, cmd_rcpt, 0,
+	    "503 5.5.1 Error: need MAIL command" },
+	{ SMTP_VERB_DATA, ST_TXN, cmd_data, 0,
+	    "503 5.5.1 Error: need RCPT command" },
+	{ SMTP_VERB_BDAT, ST_CMD, cmd_bdat, 0, NULL },
+	{ SMTP_VERB_RSET, ST_CMD, cmd_rset, 1, NULL },
+	{ SMTP_VERB_NOOP, ST_CMD, cmd_noop, 1, NULL },
+	{ SMTP_VERB_QUIT, ST_CMD, cmd_quit, 0, NULL },
+	{ SMTP_VERB_VRFY, ST_CMD, cmd_vrfy, 1, NULL },
+	{ SMTP_VERB_EXPN, ST_CMD, cmd_vrfy, 1, NULL },
+	{ SMTP_VERB_HELP, ST_CMD, cmd_not_impl, 1, NULL },
+	{ SMTP_VERB_STARTTLS, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_AUTH, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_ETRN, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_TURN, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_XCLIENT, ST_CMD, cmd_xclient, 0, NULL },
+	{ SMTP_VERB_XFORWARD, ST_CMD, cmd_xclient, 0, NULL },
+};
+
+static const struct io_cb session_io_cb = { session_read_cb,
+    session_event_cb };
+
+static double
+ms(uint64_t v)
+{
+	return (double)v / 1000.0;
+}
+
+static void
+session_hostname(char *out, size_t len)
+{
+	if (gethostname(out, len - 1) == -1 || out[0] == '\0')
+		snprintf(out, len, "localhost");
+	out[len - 1] = '\0';
+}
+
+/* Replies. */
+
+static void
+session_write(struct session *s, const uint8_t *p, size_t n)
+{
+	if (s->state == SESSION_CLOSING || s->client_gone)
+		return;
+	if (io_write(s->io, p, n) == -1)
+		s->client_gone = 1;
+}
+
+/* Close after this reply; nothing else is read. */
+static void
+session_close(struct session *s, const char *line)
+{
+	if (line != NULL) {
+		buf_reset(s->reply);
+		buf_printf(s->reply, "%s\r\n", line);
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+	}
+	session_enter(s, SESSION_CLOSING);
+}
+
+/*
+ * Send the reply in s->reply.  Errors are counted (PR-04, Postfix's
+ * scheme): past the soft limit every reply waits error_delay_ms on a
+ * timer with input held; at the hard limit the session ends with 421.
+ * Junk commands past their limit were counted before their reply.
+ */
+static void
+session_send(struct session *s, int counts)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+	struct timeval			 tv;
+	char				 line[SMTP_REPLY_LINE_MAX];
+
+	if (counts)
+		s->errors++;
+	if (lim->hard_error_limit > 0 && s->errors >= lim->hard_error_limit) {
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		log_event(LOG_WARNING, s->sid, "too_many_errors",
+		    "errors=%llu junk=%llu", (unsigned long long)s->errors,
+		    (unsigned long long)s->junk);
+		snprintf(line, sizeof(line), "421 4.7.0 %s Error: too many "
+		    "errors", s->host);
+		session_close(s, line);
+		return;
+	}
+	if (lim->soft_error_limit > 0 && s->errors > lim->soft_error_limit &&
+	    lim->error_delay_ms > 0) {
+		buf_reset(s->delayed);
+		buf_append(s->delayed, buf_data(s->reply), buf_len(s->reply));
+		io_hold(s->io, IO_HOLD_OWNER);
+		tv.tv_sec = (time_t)(lim->error_delay_ms / 1000);
+		tv.tv_usec = (suseconds_t)(lim->error_delay_ms % 1000) * 1000;
+		evtimer_add(s->delay_ev, &tv);
+		return;
+	}
+	session_write(s, buf_data(s->reply), buf_len(s->reply));
+}
+
+static void
+session_reply(struct session *s, int code, const char *enh, const char *text)
+{
+	buf_reset(s->reply);
+	smtp_reply_put(s->reply, code, enh, text);
+	session_send(s, code >= 400);
+}
+
+/* A whole reply line of ours ("503 5.5.1 Error: ..."). */
+static void
+session_reply_line(struct session *s, const char *line)
+{
+	buf_reset(s->reply);
+	buf_printf(s->reply, "%s\r\n", line);
+	session_send(s, line[0] >= '4');
+}
+
+static void
+session_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	session_write(s, buf_data(s->delayed), buf_len(s->delayed));
+	buf_reset(s->delayed);
+	if (s->state != SESSION_WAIT && s->state != SESSION_CLOSING)
+		io_release(s->io, IO_HOLD_OWNER);
+}
+
+static int
+session_delaying(const struct session *s)
+{
+	return evtimer_pending(s->delay_ev, NULL);
+}
+
+/* Protocol synchronization failures (SM-06, PR-03): log, 554, close. */
+static void
+session_sync_error(struct session *s, const char *where)
+{
+	struct evbuffer		*in = io_input(s->io);
+	struct log_line		*l;
+	uint8_t			 peek[SESSION_PIPE_LOG];
+	ev_ssize_t		 n;
+
+	n = evbuffer_copyout(in, peek, sizeof(peek));
+	l = log_begin(LOG_WARNING, s->sid, "ill_pipelining");
+	log_kv(l, "where", "%s", where);
+	log_kv_esc(l, "detail", peek, n > 0 ? (size_t)n : 0);
+	log_end(l);
+	session_close(s, "554 5.5.0 Error: SMTP protocol synchronization");
+}
+
+/* Transactions. */
+
+static void
+session_txn_reset(struct session *s)
+{
+	framer_free(s->framer);
+	s->framer = NULL;
+	if (s->spool != NULL)
+		spool_reset(s->spool);
+	buf_free(s->hdr);
+	s->hdr = NULL;
+	hdr_free(s->hl);
+	s->hl = NULL;
+	dkim_signer_free(s->signer);
+	s->signer = NULL;
+	hash_body_free(s->hb);
+	s->hb = NULL;
+	buf_free(s->head);
+	s->head = NULL;
+	buf_free(s->verdict);
+	s->verdict = NULL;
+	s->vcode = 0;
+	s->nrcpt = 0;
+	s->nsigs = 0;
+	s->smtputf8 = 0;
+	s->from_domain[0] = '\0';
+	s->d_domain[0] = '\0';
+}
+
+/* Take the current snapshot for a new transaction (promise 6). */
+static void
+session_refresh_snapshot(struct session *s)
+{
+	struct snapshot	*cur;
+
+	if ((cur = snapshot_current()) == NULL || cur == s->snap) {
+		snapshot_unref(cur);
+		return;
+	}
+	relay_set_config(s->relay, snapshot_config(cur));
+	snapshot_unref(s->snap);
+	s->snap = cur;
+	s->cfg = snapshot_config(cur);
+}
+
+/* The state machine. */
+
+static void
+session_greet(struct session *s)
+{
+	buf_reset(s->reply);
+	smtp_reply_printf(s->reply, 220, NULL, "%s ESMTP signet", s->host);
+	session_write(s, buf_data(s->reply), buf_len(s->reply));
+}
+
+static void
+session_enter(struct session *s, enum session_state st)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+	enum session_state		 old = s->state;
+	struct timeval			 tv;
+	char				 line[SMTP_REPLY_LINE_MAX];
+
+	if (old == SESSION_CLOSING)
+		return;
+	s->state = st;
+	if (old != st)
+		log_event(LOG_DEBUG, s->sid, "state", "from=%s to=%s",
+		    session_state_names[old], session_state_names[st]);
+	switch (st) {
+	case SESSION_GREETING:
+		io_deadline(s->io, ms(lim->idle_timeout_ms));
+		if (lim->greeting_delay_ms > 0) {
+			tv.tv_sec = (time_t)(lim->greeting_delay_ms / 1000);
+			tv.tv_usec = (suseconds_t)(lim->greeting_delay_ms %
+			    1000) * 1000;
+			evtimer_add(s->greet_ev, &tv);
+			return;
+		}
+		session_greet(s);
+		session_enter(s, SESSION_HELO);
+		break;
+	case SESSION_READY:
+		session_txn_reset(s);
+		if (s->draining) {
+			snprintf(line, sizeof(line), "421 4.3.2 %s Error: "
+			    "service shutting down", s->host);
+			session_close(s, line);
+			return;
+		}
+		/* FALLTHROUGH */
+	case SESSION_HELO:
+	case SESSION_MAIL:
+	case SESSION_RCPT:
+		io_deadline(s->io, ms(lim->idle_timeout_ms));
+		if (!session_delaying(s))
+			io_release(s->io, IO_HOLD_OWNER);
+		break;
+	case SESSION_DATA:
+		buf_reset(s->reply);
+		smtp_reply_put(s->reply, 354, NULL,
+		    "End data with <CR><LF>.<CR><LF>");
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		framer_start_data(s->framer);
+		io_deadline_rate(s->io, ms(lim->data_timeout_ms),
+		    ms(lim->data_timeout_ms), (double)lim->min_data_rate);
+		io_release(s->io, IO_HOLD_OWNER);
+		break;
+	case SESSION_WAIT:
+		io_hold(s->io, IO_HOLD_OWNER);
+		io_deadline(s->io, 0);
+		break;
+	case SESSION_CLOSING:
+		io_deadline(s->io, ms(lim->idle_timeout_ms));
+		io_close_after_flush(s->io);
+		break;
+	case SESSION_STATE_COUNT:
+		abort();
+	}
+}
+
+static void
+session_wait(struct session *s, enum session_wait w)
+{
+	s->wait = w;
+	session_enter(s, SESSION_WAIT);
+}
+
+static void
+session_greet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	/* An early talker sent input before our greeting (PR-03). */
+	if (io_input_pending(s->io) > 0) {
+		session_sync_error(s, "greeting");
+		return;
+	}
+	session_greet(s);
+	session_enter(s, SESSION_HELO);
+}
+
+/* Commands. */
+
+static void
+session_set_helo(struct session *s)
+{
+	const uint8_t	*a;
+	size_t		 n;
+
+	a = smtp_cmd_arg(s->cmd, &n);
+	if (n > SESSION_HELO_MAX)
+		n = SESSION_HELO_MAX;
+	memcpy(s->helo, a, n);
+	s->helo[n] = '\0';
+}
+
+static void
+session_client_info(struct session *s)
+{
+	struct relay_client	 c;
+
+	c.addr = io_peer_addr(s->io);
+	c.port = io_peer_port(s->io);
+	c.helo = s->helo;
+	relay_set_client(s->relay, &c);
+}
+
+static void
+cmd_ehlo(struct session *s)
+{
+	char		 size[32];
+	const char	*lines[7];
+	size_t		 n = 0;
+
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
+		relay_rset(s->relay);
+	session_set_helo(s);
+	session_client_info(s);
+	s->esmtp = 1;
+	snprintf(size, sizeof(size), "SIZE %llu",
+	    (unsigned long long)s->cfg->limits.max_message_size);
+	lines[n++] = s->host;
+	lines[n++] = "PIPELINING";
+	lines[n++] = size;
+	lines[n++] = "8BITMIME";
+	lines[n++] = "SMTPUTF8";
+	lines[n++] = "ENHANCEDSTATUSCODES";
+	buf_reset(s->reply);
+	smtp_reply_multi(s->reply, 250, NULL, lines, n);
+	session_send(s, 0);
+	session_enter(s, SESSION_READY);
+}
+
+static void
+cmd_helo(struct session *s)
+{
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
+		relay_rset(s->relay);
+	session_set_helo(s);
+	session_client_info(s);
+	s->esmtp = 0;
+	buf_reset(s->reply);
+	smtp_reply_put(s->reply, 250, NULL, s->host);
+	session_send(s, 0);
+	session_enter(s, SESSION_READY);
+}
+
+static void
+cmd_mail(struct session *s)
+{
+	const uint8_t	*addr;
+	size_t		 n;
+	uint64_t	 size;
+	char		 line[SMTP_REPLY_LINE_MAX];
+	struct log_line	*l;
+
+	session_refresh_snapshot(s);
+	s->tenant = policy_tenant_for_client(s->cfg,
+	    (const struct sockaddr *)&s->peer);
+	if (s->tenant == NULL) {
+		log_event(LOG_INFO, s->sid, "relay_denied", "client=%s",
+		    io_peer_addr(s->io));
+		session_reply(s, 530, "5.7.0", "Authentication required");
+		return;
+	}
+	if (smtp_cmd_size(s->cmd, &size) &&
+	    size > s->cfg->limits.max_message_size) {
+		session_reply_line(s, "552 5.3.4 Message size exceeds fixed "
+		    "limit");
+		return;
+	}
+	addr = smtp_cmd_addr(s->cmd, &n);
+	if (policy_envelope_sender(s->cfg, s->tenant, (const char *)addr, n)
+	    != POLICY_OK) {
+		l = log_begin(LOG_WARNING, s->sid, "sender_not_owned");
+		log_kv(l, "tenant", "%s", s->tenant->name);
+		log_kv_esc(l, "from", addr, n);
+		log_end(l);
+		buf_reset(s->reply);
+		buf_append_str(s->reply, "553 5.7.1 <");
+		/* The address is the parser's: printable, bounded. */
+		buf_append_escaped(s->reply, addr, n, SMTP_PATH_MAX);
+		buf_printf(s->reply, ">: Sender address rejected: not owned "
+		    "by %s\r\n", s->tenant->name);
+		session_send(s, 1);
+		return;
+	}
+	if (!relay_is_file(s->relay) && s->cfg->spool != NULL &&
+	    spool_space_check(s->cfg->spool, s->cfg->limits.max_message_size)
+	    == SPOOL_SPACE_SHORT) {
+		log_event(LOG_ERR, s->sid, "spool_space_short", "tenant=%s",
+		    s->tenant->name);
+		snprintf(line, sizeof(line), "%s", SPOOL_REPLY_SPACE);
+		session_reply_line(s, line);
+		return;
+	}
+	smtp_cmd_copy(s->mail, s->cmd);
+	s->smtputf8 = smtp_cmd_smtputf8(s->cmd);
+	session_wait(s, WAIT_MAIL);
+	relay_mail(s->relay, s->cmd);
+}
+
+static void
+cmd_rcpt(struct session *s)
+{
+	if (s->nrcpt >= s->cfg->limits.max_recipients) {
+		/* 452 lets the client send the rest later (RFC 5321 4.5.3.1.8). */
+		buf_reset(s->reply);
+		smtp_reply_put(s->reply, 452, "4.5.3",
+		    "Error: too many recipients");
+		session_send(s, s->nrcpt >= 2 * s->cfg->limits.max_recipients);
+		return;
+	}
+	session_wait(s, WAIT_RCPT);
+	relay_rcpt(s->relay, s->cmd);
+}
+
+static int
+session_data_setup(struct session *s)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+
+	if (s->spool == NULL && (s->spool = spool_new(s->cfg->spool,
+	    (size_t)s->cfg->spool_memory_max)) == NULL)
+		return -1;
+	spool_reset(s->spool);
+	s->framer = framer_new(lim->max_message_size, session_content, s);
+	s->hdr = buf_new(lim->header_size_max + 2);
+	s->hb = hash_body_new();
+	s->verdict = buf_new(SMTP_REPLY_LINE_MAX);
+	if (s->framer == NULL || s->hdr == NULL || s->hb == NULL ||
+	    s->verdict == NULL)
+		return -1;
+	s->in_header = 1;
+	s->bol = 1;
+	s->bol_cr = 0;
+	return 0;
+}
+
+static void
+cmd_data(struct session *s)
+{
+	int	 pending = io_input_pending(s->io) > 0;
+
+	if (s->nrcpt == 0) {
+		session_reply_line(s, "554 5.5.1 Error: no valid recipients");
+		if (pending)
+			session_sync_error(s, "DATA");
+		return;
+	}
+	if (session_data_setup(s) == -1) {
+		log_event(LOG_ERR, s->sid, "out_of_memory", "stage=DATA");
+		session_reply_line(s, "451 4.3.0 Error: internal error");
+		relay_rset(s->relay);
+		session_enter(s, SESSION_READY);
+		return;
+	}
+	if (pending) {
+		relay_rset(s->relay);
+		buf_reset(s->reply);
+		smtp_reply_put(s->reply, 354, NULL,
+		    "End data with <CR><LF>.<CR><LF>");
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		session_sync_error(s, "DATA");
+		return;
+	}
+	session_enter(s, SESSION_DATA);
+}
+
+static void
+cmd_bdat(struct session *s)
+{
+	/* The chunk cannot be told apart from commands: close (PR-10). */
+	relay_rset(s->relay);
+	log_event(LOG_INFO, s->sid, "bdat_refused", "client=%s",
+	    io_peer_addr(s->io));
+	session_close(s, "521 5.5.1 Error: command not implemented");
+}
+
+static void
+cmd_rset(struct session *s)
+{
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
+		relay_rset(s->relay);
+	session_reply(s, 250, "2.0.0", "Ok");
+	if (s->state != SESSION_HELO && s->state != SESSION_CLOSING)
+		session_enter(s, SESSION_READY);
+}
+
+static void
+cmd_noop(struct session *s)
+{
+	session_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+cmd_quit(struct session *s)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
+		relay_rset(s->relay);
+	snprintf(line, sizeof(line), "221 2.0.0 Bye");
+	session_close(s, line);
+}
+
+static void
+cmd_vrfy(struct session *s)
+{
+	if (smtp_cmd_verb(s->cmd) == SMTP_VERB_VRFY)
+		session_reply_line(s, "502 5.5.1 VRFY command is disabled");
+	else
+		session_reply_line(s, "502 5.5.1 EXPN command is disabled");
+}
+
+static void
+cmd_not_impl(struct session *s)
+{
+	session_reply_line(s, "502 5.5.1 Error: command not implemented");
+}
+
+static void
+cmd_xclient(struct session *s)
+{
+	session_reply_line(s, "550 5.7.0 Error: insufficient authorization");
+}
+
+static const struct session_cmd *
+session_lookup(enum smtp_verb v)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(session_cmds) / sizeof(session_cmds[0]); i++)
+		if (session_cmds[i].verb == v)
+			return &session_cmds[i];
+	return NULL;
+}
+
+/* One complete command line (CRLF included, n >= 2). */
+static void
+session_command(struct session *s, const uint8_t *p, size_t n)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+	const struct session_cmd	*c;
+	enum smtp_cmd_err		 err;
+	enum smtp_verb			 verb;
+	struct log_line			*l;
+	size_t				 i;
+
+	for (i = 0; i + 2 < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+			break;
+	}
+	if (i + 2 != n || p[n - 2] != '\r') {
+		l = log_begin(LOG_WARNING, s->sid, "bad_command_bytes");
+		log_kv_esc(l, "detail", p, n);
+		log_end(l);
+		s->errors++;
+		session_close(s, "500 5.5.2 Error: bare <CR>, <LF> or NUL in "
+		    "command");
+		return;
+	}
+	err = smtp_cmd_parse(s->cmd, p, n - 2, SESSION_EXT,
+	    s->smtputf8 ? SMTP_CMD_TXN_UTF8 : 0);
+	verb = smtp_cmd_verb(s->cmd);
+	c = session_lookup(verb);
+	if (c != NULL && c->junk && ++s->junk > lim->junk_command_limit)
+		s->errors++;
+	/* PR-03: a client that did not say EHLO may not pipeline. */
+	if (!s->esmtp && verb != SMTP_VERB_EHLO &&
+	    io_input_pending(s->io) > 0) {
+		session_sync_error(s, "HELO");
+		return;
+	}
+	if (c != NULL && !(c->states & ST(s->state))) {
+		if (s->state == SESSION_HELO)
+			session_reply_line(s, "503 5.5.1 Error: send "
+			    "HELO/EHLO first");
+		else
+			session_reply_line(s, c->refused);
+		return;
+	}
+	if (err != SMTP_CMD_OK) {
+		buf_reset(s->reply);
+		if (smtp_cmd_reply(s->cmd, err, s->reply) == -1)
+			smtp_reply_put(s->reply, 500, "5.5.2",
+			    "Error: command not recognized");
+		l = log_begin(LOG_INFO, s->sid, "bad_command");
+		log_kv(l, "error", "%s", smtp_cmd_strerror(err));
+		log_kv_esc(l, "detail", p, n - 2);
+		log_end(l);
+		session_send(s, 1);
+		return;
+	}
+	if (c == NULL) {
+		session_reply_line(s, "500 5.5.2 Error: command not "
+		    "recognized");
+		return;
+	}
+	c->fn(s);
+}
+
+/*
+ * One line from the input: 1 and the line in s->line, 0 when more input
+ * is needed.  Lines over the limit are discarded through their LF and
+ * answered here (PR-01).
+ */
+static int
+session_getline(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 pos;
+	size_t			 max = (size_t)s->cfg->limits.command_line_max;
+	size_t			 len;
+
+	for (;;) {
+		pos = evbuffer_search(in, "\n", 1, NULL);
+		if (s->discarding) {
+			if (pos.pos < 0) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				return 0;
+			}
+			evbuffer_drain(in, (size_t)pos.pos + 1);
+			s->discarding = 0;
+			log_event(LOG_INFO, s->sid, "line_too_long",
+			    "client=%s", io_peer_addr(s->io));
+			session_reply_line(s, "500 5.5.2 Error: command line "
+			    "too long");
+			return 0;
+		}
+		if (pos.pos < 0) {
+			if (evbuffer_get_length(in) < max)
+				return 0;
+			s->discarding = 1;
+			continue;
+		}
+		len = (size_t)pos.pos + 1;
+		if (len > max) {
+			s->discarding = 1;
+			continue;
+		}
+		buf_reset(s->line);
+		if (buf_append(s->line, evbuffer_pullup(in, (ev_ssize_t)len),
+		    len) == -1)
+			return 0;
+		evbuffer_drain(in, len);
+		return 1;
+	}
+}
+
+/* DATA content. */
+
+static void
+session_refuse(struct session *s, const char *event, const char *line)
+{
+	if (s->vcode != 0)
+		return;
+	s->vcode = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+	    (line[2] - '0');
+	buf_reset(s->verdict);
+	buf_printf(s->verdict, "%s\r\n", line);
+	log_event(LOG_WARNING, s->sid, event, "tenant=%s code=%d",
+	    s->tenant != NULL ? s->tenant->name : "-", s->vcode);
+}
+
+static int
+session_sign_fn(void *ctx, const uint8_t digest[HASH_SHA256_LEN],
+    uint8_t *sig, size_t *siglen)
+{
+	struct session_sig	*g = ctx;
+
+	return keys_sign(g->key, g->alg, digest, sig, siglen);
+}
+
+static enum canon_alg
+session_canon(enum config_canon c)
+{
+	return c == CONFIG_CANON_SIMPLE ? CANON_SIMPLE : CANON_RELAXED;
+}
+
+static void
+session_add_sig(struct session *s, const char *domain, const char *sel)
+{
+	const struct keys_key	*k;
+	struct session_sig	*g;
+
+	if (s->nsigs == SESSION_SIGS_MAX)
+		return;
+	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
+		log_event(LOG_WARNING, s->sid, "signing_key_missing",
+		    "d=%s s=%s", domain, sel);
+		return;
+	}
+	g = &s->sigs[s->nsigs++];
+	g->key = k;
+	g->alg = keys_alg(k);
+	snprintf(g->domain, sizeof(g->domain), "%s", domain);
+	snprintf(g->selector, sizeof(g->selector), "%s", sel);
+}
+
+/* Decide the signatures: the From domain's selectors, then extras. */
+static int
+session_choose_keys(struct session *s)
+{
+	const struct config_domain	*d;
+	size_t				 i;
+
+	s->nsigs = 0;
+	if ((d = config_domain(s->cfg, s->from_domain)) != NULL) {
+		snprintf(s->d_domain, sizeof(s->d_domain), "%s", d->name);
+		for (i = 0; i < d->nselectors; i++)
+			session_add_sig(s, d->name, d->selectors[i]);
+	}
+	if (s->nsigs == 0)
+		return -1;
+	for (i = 0; i < s->tenant->nextra_signatures; i++)
+		session_add_sig(s, s->tenant->extra_signatures[i].domain,
+		    s->tenant->extra_signatures[i].selector);
+	return 0;
+}
+
+/* RFC 6409 8: what a submission agent adds or removes (DK-15). */
+static int
+session_submission_edits(struct session *s)
+{
+	static const char *const drop[] = { "bcc", "resent-bcc",
+	    "return-path", "content-length" };
+	struct buf	*f = NULL;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 date[64];
+	uint8_t		 rnd[8];
+	size_t		 i, j;
+	int		 rv = -1;
+
+	for (j = 0; j < sizeof(drop) / sizeof(drop[0]); j++) {
+		for (i = hdr_count(s->hl); i > 0; i--)
+			if (hdr_name_is(s->hl, i - 1, drop[j]) &&
+			    hdr_remove(s->hl, i - 1) == -1)
+				goto done;
+	}
+	if ((f = buf_new(1024)) == NULL)
+		goto done;
+	if (hdr_find(s->hl, "date") == -1) {
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
+		    &tm);
+		buf_printf(f, "Date: %s\r\n", date);
+		if (hdr_insert(s->hl, hdr_count(s->hl), buf_data(f),
+		    buf_len(f)) == -1)
+			goto done;
+	}
+	if (hdr_find(s->hl, "message-id") == -1) {
+		randombytes_buf(rnd, sizeof(rnd));
+		buf_reset(f);
+		buf_printf(f, "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x"
+		    "%02x@%s>\r\n", (long long)now, rnd[0], rnd[1], rnd[2],
+		    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], s->from_domain);
+		if (hdr_insert(s->hl, hdr_count(s->hl), buf_data(f),
+		    buf_len(f)) == -1)
+			goto done;
+	}
+	rv = 0;
+done:
+	buf_free(f);
+	return rv;
+}
+
+static const char *
+session_hdr_reply(enum hdr_err e)
+{
+	switch (e) {
+	case HDR_ERR_NUL:
+		return "554 5.6.0 Error: message contains NUL octets";
+	case HDR_ERR_CTRL:
+		return "554 5.6.0 Error: control character in header";
+	case HDR_ERR_BARE_CR_LF:
+		return "550 5.5.2 Error: bare <LF> received";
+	case HDR_ERR_FIELD_SIZE:
+	case HDR_ERR_SECTION_SIZE:
+	case HDR_ERR_TOO_MANY:
+		return "552 5.3.4 Error: message header size exceeds limit";
+	case HDR_ERR_NOMEM:
+		return "451 4.3.0 Error: internal error";
+	default:
+		return "554 5.6.0 Error: malformed header section";
+	}
+}
+
+/* The field's domain, as addr.h normalizes it; -1 if not one mailbox. */
+static int
+session_field_domain(struct session *s, long i, char *out)
+{
+	const uint8_t	*v;
+	size_t		 n;
+	struct buf	*dom;
+	int		 rv = -1;
+
+	if ((dom = buf_new(CONFIG_DOMAIN_MAX)) == NULL)
+		return -1;
+	v = hdr_value(s->hl, (size_t)i, &n);
+	if (addr_parse_mailbox(v, n, NULL, dom) == ADDR_OK &&
+	    buf_len(dom) > 0 && buf_len(dom) <= CONFIG_DOMAIN_MAX) {
+		memcpy(out, buf_data(dom), buf_len(dom));
+		out[buf_len(dom)] = '\0';
+		rv = 0;
+	}
+	buf_free(dom);
+	return rv;
+}
+
+static void
+session_not_owned(struct session *s, const char *domain)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	snprintf(line, sizeof(line), "550 5.7.1 Error: %s may not send as %s",
+	    s->tenant->name, domain);
+	session_refuse(s, "from_not_owned", line);
+}
+
+/*
+ * The header section is complete: check it (DK-03, DK-04, DK-08, DK-10,
+ * DK-13, DK-16, TN-02, TN-03), make the submission edits and add the
+ * signatures before any body octet is hashed.
+ */
+static void
+session_header_done(struct session *s)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+	struct hdr_limits		 hl;
+	struct dkim_params		 p;
+	enum hdr_err			 e;
+	size_t				 off, i;
+	long				 fi;
+	char				 sender[CONFIG_DOMAIN_MAX + 1];
+	char				 line[SMTP_REPLY_LINE_MAX];
+
+	s->in_header = 0;
+	if (s->vcode != 0)
+		return;
+	memset(&hl, 0, sizeof(hl));
+	hl.field_max = (size_t)lim->header_field_max;
+	hl.section_max = (size_t)lim->header_size_max;
+	hl.fields_max = (size_t)lim->header_fields_max;
+	e = hdr_parse(buf_data(s->hdr), buf_len(s->hdr), &hl, &s->hl, &off);
+	if (e != HDR_OK) {
+		session_refuse(s, "bad_header", session_hdr_reply(e));
+		return;
+	}
+	if (hdr_count_name(s->hl, "received") >= lim->max_received) {
+		session_refuse(s, "too_many_hops",
+		    "554 5.4.0 Error: too many hops");
+		return;
+	}
+	if (hdr_count_name(s->hl, "from") > 1) {
+		session_refuse(s, "multiple_from", "554 5.6.0 Error: message "
+		    "has more than one From header");
+		return;
+	}
+	fi = hdr_find(s->hl, "from");
+	if (fi == -1 || session_field_domain(s, fi, s->from_domain) == -1) {
+		session_refuse(s, "bad_from", "554 5.6.0 Error: message needs "
+		    "exactly one From address");
+		return;
+	}
+	if (policy_from_domain(s->cfg, s->tenant, s->from_domain,
+	    strlen(s->from_domain)) != POLICY_OK) {
+		session_not_owned(s, s->from_domain);
+		return;
+	}
+	if ((fi = hdr_find(s->hl, "sender")) != -1) {
+		if (session_field_domain(s, fi, sender) == -1) {
+			session_refuse(s, "bad_sender", "554 5.6.0 Error: "
+			    "malformed Sender header");
+			return;
+		}
+		if (policy_from_domain(s->cfg, s->tenant, sender,
+		    strlen(sender)) != POLICY_OK) {
+			session_not_owned(s, sender);
+			return;
+		}
+	}
+	if (hdr_has_8bit(s->hl) && (!s->smtputf8 ||
+	    !(relay_upstream_ext(s->relay) & SMTP_EXT_SMTPUTF8))) {
+		session_refuse(s, "utf8_header", "554 5.6.7 Error: UTF-8 "
+		    "header needs SMTPUTF8 on both hops");
+		return;
+	}
+	if (hdr_count_name(s->hl, "dkim-signature") > 0)
+		log_event(LOG_INFO, s->sid, "existing_signature", "count=%zu",
+		    hdr_count_name(s->hl, "dkim-signature"));
+	if (session_submission_edits(s) == -1) {
+		session_refuse(s, "out_of_memory",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	if (session_choose_keys(s) == -1) {
+		if (s->tenant->unsigned_mail == CONFIG_UNSIGNED_ALLOW) {
+			log_event(LOG_WARNING, s->sid, "unsigned",
+			    "tenant=%s domain=%s", s->tenant->name,
+			    s->from_domain);
+			return;
+		}
+		snprintf(line, sizeof(line), "451 4.3.0 Error: no signing "
+		    "key for %s yet", s->from_domain);
+		session_refuse(s, "no_signing_key", line);
+		return;
+	}
+	if ((s->signer = dkim_signer_new(s->hb)) == NULL) {
+		session_refuse(s, "out_of_memory",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	for (i = 0; i < s->nsigs; i++) {
+		memset(&p, 0, sizeof(p));
+		p.alg = s->sigs[i].alg == KEYS_ALG_ED25519_SHA256 ?
+		    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+		p.hcanon = session_canon(s->cfg->signing.canon_header);
+		p.bcanon = session_canon(s->cfg->signing.canon_body);
+		p.domain = s->sigs[i].domain;
+		p.selector = s->sigs[i].selector;
+		p.time = (int64_t)time(NULL);
+		p.expiration = s->cfg->signing.expiration_s;
+		p.sign = (const char *const *)s->cfg->signing.headers;
+		p.nsign = s->cfg->signing.nheaders;
+		p.oversign = (const char *const *)s->cfg->signing.oversign;
+		p.noversign = s->cfg->signing.noversign;
+		if (p.nsign == 0) {
+			p.sign = dkim_default_sign;
+			p.nsign = dkim_default_nsign;
+			p.oversign = dkim_default_oversign;
+			p.noversign = dkim_default_noversign;
+		}
+		p.sign_fn = session_sign_fn;
+		p.sign_ctx = &s->sigs[i];
+		if (dkim_signer_add(s->signer, s->hl, &p) == -1) {
+			session_refuse(s, "sign_failed",
+			    "451 4.3.0 Error: internal error");
+			return;
+		}
+	}
+}
+
+static void
+session_body(struct session *s, const uint8_t *p, size_t n)
+{
+	if (s->vcode != 0 || n == 0)
+		return;
+	if (s->signer != NULL && hash_body_update(s->hb, p, n) == -1) {
+		session_refuse(s, "hash_failed",
+		    "451 4.3.0 Error: internal error");
+		return;
+	}
+	spool_write(s->spool, p, n);
+}
+
+/* Framer sink: split header section from body as content streams in. */
+static int
+session_content(void *arg, const uint8_t *p, size_t n)
+{
+	struct session	*s = arg;
+	size_t		 i;
+
+	if (s->vcode != 0)
+		return 0;
+	if (!s->in_header) {
+		session_body(s, p, n);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (s->bol_cr && p[i] == '\n')
+			break;
+		s->bol_cr = s->bol && p[i] == '\r';
+		s->bol = p[i] == '\n';
+	}
+	if (i == n) {
+		if (buf_append(s->hdr, p, n) == -1)
+			session_refuse(s, "header_too_large", "552 5.3.4 "
+			    "Error: message header size exceeds limit");
+		return 0;
+	}
+	/* p[i] ends the empty line; the header keeps its last CRLF only. */
+	if (buf_append(s->hdr, p, i + 1) == -1) {
+		session_refuse(s, "header_too_large", "552 5.3.4 Error: "
+		    "message header size exceeds limit");
+		return 0;
+	}
+	buf_truncate(s->hdr, buf_len(s->hdr) - 2);
+	session_header_done(s);
+	session_body(s, p + i + 1, n - i - 1);
+	return 0;
+}
+
+static void
+session_received(struct session *s, struct buf *out)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 date[64];
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	buf_append_str(out, "Received: from ");
+	buf_append_escaped(out, s->helo, strlen(s->helo), SESSION_TRACE_MAX);
+	buf_printf(out, " (%s)\r\n\tby %s (signet) with %s id %s;\r\n\t%s\r\n",
+	    io_peer_addr(s->io), s->host, s->esmtp ? "ESMTP" : "SMTP", s->sid,
+	    date);
+}
+
+static void
+session_log_message(struct session *s, int code, const char *outcome,
+    const char *qid)
+{
+	struct log_line	*l;
+	const uint8_t	*v;
+	size_t		 n;
+	long		 i;
+
+	l = log_begin(LOG_INFO, s->sid, "message");
+	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
+	log_kv(l, "outcome", "%s", outcome);
+	log_kv(l, "code", "%d", code);
+	if (qid != NULL)
+		log_kv_esc(l, "queue_id", qid, strlen(qid));
+	if (s->from_domain[0] != '\0')
+		log_kv(l, "from_domain", "%s", s->from_domain);
+	if (s->nsigs > 0)
+		log_kv(l, "d", "%s", s->sigs[0].domain);
+	log_kv(l, "signatures", "%zu", s->nsigs);
+	log_kv(l, "rcpts", "%zu", s->nrcpt);
+	if (s->framer != NULL)
+		log_kv(l, "size", "%llu", (unsigned long long)
+		    framer_content_bytes(s->framer));
+	if (s->hl != NULL && (i = hdr_find(s->hl, "message-id")) != -1) {
+		v = hdr_value(s->hl, (size_t)i, &n);
+		log_kv_esc(l, "message_id", v, n);
+	}
+	log_end(l);
+}
+
+/* The strict end of data arrived: refuse, or sign and relay. */
+static void
+session_end_of_data(struct session *s)
+{
+	enum framer_bad	 bad;
+	uint64_t	 off;
+	const uint8_t	*ctx;
+	size_t		 n;
+	struct log_line	*l;
+	char		 line[SMTP_REPLY_LINE_MAX];
+
+	io_deadline(s->io, 0);
+	s->messages++;
+	if ((bad = framer_bad(s->framer, &off)) != FRAMER_GOOD) {
+		ctx = framer_bad_context(s->framer, &n);
+		l = log_begin(bad == FRAMER_TOO_BIG ? LOG_INFO : LOG_WARNING,
+		    s->sid, framer_bad_name(bad));
+		log_kv(l, "offset", "%llu", (unsigned long long)off);
+		log_kv_esc(l, "detail", ctx, n);
+		log_end(l);
+		snprintf(line, sizeof(line), "%s", framer_bad_reply(bad));
+		if (bad == FRAMER_SINK_FAILED)
+			snprintf(line, sizeof(line), "%s", SPOOL_REPLY_WRITE);
+		goto refuse;
+	}
+	if (s->in_header)
+		session_header_done(s);
+	if (s->vcode != 0) {
+		snprintf(line, sizeof(line), "%.*s",
+		    (int)buf_len(s->verdict) - 2, buf_data(s->verdict));
+		goto refuse;
+	}
+	if (spool_failed(s->spool)) {
+		log_event(LOG_ERR, s->sid, "spool_write_failed", "errno=%d",
+		    spool_errno(s->spool));
+		snprintf(line, sizeof(line), "%s", SPOOL_REPLY_WRITE);
+		goto refuse;
+	}
+	if (framer_has_8bit(s->framer) &&
+	    !(relay_upstream_ext(s->relay) & SMTP_EXT_8BITMIME)) {
+		snprintf(line, sizeof(line), "554 5.6.3 Error: 8-bit content "
+		    "but the next hop does not accept 8BITMIME");
+		goto refuse;
+	}
+	snprintf(line, sizeof(line), "451 4.3.0 Error: internal error");
+	if ((s->head = buf_new(buf_len(s->hdr) + SESSION_HEAD_EXTRA)) ==
+	    NULL)
+		goto refuse;
+	session_received(s, s->head);
+	if (s->signer != NULL && (hash_body_final(s->hb) == -1 ||
+	    dkim_signer_finish(s->signer, s->hl, s->head) == -1)) {
+		log_event(LOG_ERR, s->sid, "sign_failed", "d=%s", s->d_domain);
+		goto refuse;
+	}
+	if (hdr_serialize(s->hl, s->head) == -1)
+		goto refuse;
+	session_wait(s, WAIT_FINAL);
+	relay_data(s->relay, s->head, s->spool);
+	return;
+refuse:
+	relay_rset(s->relay);
+	session_log_message(s, atoi(line), "refused", NULL);
+	buf_reset(s->reply);
+	buf_printf(s->reply, "%s\r\n", line);
+	session_write(s, buf_data(s->reply), buf_len(s->reply));
+	session_enter(s, SESSION_READY);
+}
+
+/* The relay's answer to MAIL, RCPT or the message. */
+static void
+session_relay_cb(void *arg, const struct relay_reply *r)
+{
+	struct session		*s = arg;
+	enum session_wait	 w = s->wait;
+	struct log_line		*l;
+
+	s->wait = WAIT_NONE;
+	if (s->state != SESSION_WAIT)
+		return;
+	buf_reset(s->reply);
+	buf_append(s->reply, r->text, r->len);
+	switch (w) {
+	case WAIT_MAIL:
+		session_send(s, r->code >= 400);
+		session_enter(s, r->code < 300 ? SESSION_MAIL : SESSION_READY);
+		break;
+	case WAIT_RCPT:
+		if (r->code < 300)
+			s->nrcpt++;
+		session_send(s, r->code >= 500);
+		session_enter(s, s->nrcpt > 0 ? SESSION_RCPT : SESSION_MAIL);
+		break;
+	case WAIT_FINAL:
+		session_log_message(s, r->code, r->code < 300 ? "accepted" :
+		    "refused_upstream", r->queue_id);
+		if (s->client_gone) {
+			l = log_begin(LOG_WARNING, s->sid,
+			    "client_lost_after_eod");
+			log_kv(l, "outcome", "%s", r->code < 300 ?
+			    "accepted" : "refused");
+			if (r->queue_id != NULL)
+				log_kv_esc(l, "queue_id", r->queue_id,
+				    strlen(r->queue_id));
+			log_end(l);
+			session_teardown(s);
+			return;
+		}
+		session_write(s, r->text, r->len);
+		if (r->code < 300) {
+			s->errors = 0;
+			s->junk = 0;
+		}
+		session_enter(s, SESSION_READY);
+		break;
+	case WAIT_NONE:
+		break;
+	}
+	if (s->state != SESSION_CLOSING && s->state != SESSION_WAIT &&
+	    !session_delaying(s))
+		io_release(s->io, IO_HOLD_OWNER);
+}
+
+/* Input. */
+
+static void
+session_data_input(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v;
+	enum framer_status	 st;
+	size_t			 used;
+
+	while (s->state == SESSION_DATA &&
+	    evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+		st = framer_feed(s->framer, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (st == FRAMER_END) {
+			session_end_of_data(s);
+			return;
+		}
+	}
+}
+
+static void
+session_process(struct session *s)
+{
+	struct evbuffer	*in = io_input(s->io);
+
+	while (evbuffer_get_length(in) > 0 && !session_delaying(s)) {
+		switch (s->state) {
+		case SESSION_GREETING:
+			session_sync_error(s, "greeting");
+			return;
+		case SESSION_DATA:
+			session_data_input(s, in);
+			break;
+		case SESSION_HELO:
+		case SESSION_READY:
+		case SESSION_MAIL:
+		case SESSION_RCPT:
+			if (!session_getline(s, in))
+				return;
+			session_command(s, buf_data(s->line),
+			    buf_len(s->line));
+			if (s->state == SESSION_HELO ||
+			    s->state == SESSION_READY ||
+			    s->state == SESSION_MAIL ||
+			    s->state == SESSION_RCPT)
+				io_deadline(s->io,
+				    ms(s->cfg->limits.idle_timeout_ms));
+			break;
+		case SESSION_WAIT:
+		case SESSION_CLOSING:
+		case SESSION_STATE_COUNT:
+			return;
+		}
+	}
+}
+
+static void
+session_read_cb(void *arg, struct evbuffer *in)
+{
+	struct session	*s = arg;
+
+	(void)in;
+	session_process(s);
+}
+
+static void
+session_event_cb(void *arg, enum io_event ev)
+{
+	struct session	*s = arg;
+	char		 line[SMTP_REPLY_LINE_MAX];
+
+	switch (ev) {
+	case IO_EV_TIMEOUT:
+		if (s->state == SESSION_CLOSING) {
+			session_teardown(s);
+			return;
+		}
+		log_event(LOG_INFO, s->sid, "timeout", "stage=%s client=%s",
+		    session_state_names[s->state], io_peer_addr(s->io));
+		if (s->state == SESSION_MAIL || s->state == SESSION_RCPT ||
+		    s->state == SESSION_DATA)
+			relay_rset(s->relay);
+		snprintf(line, sizeof(line), "421 4.4.2 %s Error: timeout "
+		    "exceeded", s->host);
+		session_close(s, line);
+		return;
+	case IO_EV_EOF:
+	case IO_EV_ERROR:
+		s->client_gone = 1;
+		if (s->state == SESSION_DATA)
+			log_event(LOG_INFO, s->sid, "client_lost",
+			    "stage=DATA bytes=%llu", (unsigned long long)
+			    framer_wire_bytes(s->framer));
+		/* After "." the upstream's answer is still logged. */
+		if (s->state == SESSION_WAIT && s->wait == WAIT_FINAL)
+			return;
+		session_teardown(s);
+		return;
+	case IO_EV_FLUSHED:
+		session_teardown(s);
+		return;
+	case IO_EV_CONNECTED:
+	case IO_EV_WRITABLE:
+		return;
+	}
+}
+
+/* Lifetime. */
+
+static void
+session_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	struct session_owner owner = s->owner;
+	void		*tag = s->tag;
+
+	(void)fd;
+	(void)what;
+	log_event(LOG_INFO, s->sid, "disconnect", "messages=%llu errors=%llu",
+	    (unsigned long long)s->messages, (unsigned long long)s->errors);
+	relay_free(s->relay);
+	session_txn_reset(s);
+	spool_free(s->spool);
+	io_free(s->io);
+	smtp_cmd_free(s->mail);
+	smtp_cmd_free(s->cmd);
+	buf_free(s->delayed);
+	buf_free(s->reply);
+	buf_free(s->line);
+	if (s->greet_ev != NULL)
+		event_free(s->greet_ev);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	event_free(s->free_ev);
+	snapshot_unref(s->snap);
+	free(s);
+	owner.on_end(owner.arg, tag);
+}
+
+static void
+session_teardown(struct session *s)
+{
+	if (s->torn_down)
+		return;
+	s->torn_down = 1;
+	io_hold(s->io, IO_HOLD_CLOSING);
+	io_deadline(s->io, 0);
+	event_active(s->free_ev, EV_TIMEOUT, 0);
+}
+
+struct session *
+session_new(struct event_base *base, int fd, const struct session_owner *o,
+    void *tag)
+{
+	struct session	*s;
+	struct log_line	*l;
+	uint8_t		 rnd[6];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	s->owner = *o;
+	s->tag = tag;
+	s->peerlen = sizeof(s->peer);
+	if (getpeername(fd, (struct sockaddr *)&s->peer, &s->peerlen) == -1)
+		s->peerlen = 0;
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(s->sid, sizeof(s->sid), "%02x%02x%02x%02x%02x%02x", rnd[0],
+	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	session_hostname(s->host, sizeof(s->host));
+	s->snap = snapshot_current();
+	s->free_ev = event_new(base, -1, 0, session_free_cb, s);
+	if (s->snap == NULL || s->free_ev == NULL)
+		goto fail;
+	s->cfg = snapshot_config(s->snap);
+	if ((s->io = io_new(base, fd, &session_io_cb, s)) == NULL) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	s->relay = relay_new(base, s->cfg, s->sid, session_relay_cb, s);
+	s->greet_ev = evtimer_new(base, session_greet_cb, s);
+	s->delay_ev = evtimer_new(base, session_delay_cb, s);
+	s->line = buf_new((size_t)s->cfg->limits.command_line_max);
+	s->reply = buf_new(SESSION_REPLY_MAX);
+	s->delayed = buf_new(SESSION_REPLY_MAX);
+	s->cmd = smtp_cmd_new();
+	s->mail = smtp_cmd_new();
+	if (s->relay == NULL || s->greet_ev == NULL || s->delay_ev == NULL ||
+	    s->line == NULL || s->reply == NULL || s->delayed == NULL ||
+	    s->cmd == NULL || s->mail == NULL)
+		goto fail;
+	s->tenant = policy_tenant_for_client(s->cfg,
+	    (const struct sockaddr *)&s->peer);
+	l = log_begin(LOG_INFO, s->sid, "connect");
+	log_kv(l, "client", "%s", io_peer_addr(s->io));
+	log_kv(l, "port", "%d", io_peer_port(s->io));
+	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
+	log_end(l);
+	s->state = SESSION_GREETING;
+	session_enter(s, SESSION_GREETING);
+	return s;
+fail:
+	if (fd != -1)
+		close(fd);
+	relay_free(s->relay);
+	io_free(s->io);
+	smtp_cmd_free(s->mail);
+	smtp_cmd_free(s->cmd);
+	buf_free(s->delayed);
+	buf_free(s->reply);
+	buf_free(s->line);
+	if (s->greet_ev != NULL)
+		event_free(s->greet_ev);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	if (s->free_ev != NULL)
+		event_free(s->free_ev);
+	snapshot_unref(s->snap);
+	free(s);
+	return NULL;
+}
+
+void
+session_drain(struct session *s)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	s->draining = 1;
+	if (s->state == SESSION_HELO || s->state == SESSION_READY ||
+	    s->state == SESSION_GREETING) {
+		snprintf(line, sizeof(line), "421 4.3.2 %s Error: service "
+		    "shutting down", s->host);
+		session_close(s, line);
+	}
+}
+
+void
+session_abort(struct session *s)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	if (s->state == SESSION_CLOSING) {
+		session_teardown(s);
+		return;
+	}
+	if (s->state == SESSION_WAIT && s->wait == WAIT_FINAL)
+		log_event(LOG_WARNING, s->sid, "drain_abort_after_eod",
+		    "possible_duplicate=yes");
+	relay_rset(s->relay);
+	snprintf(line, sizeof(line), "421 4.3.2 %s Error: service shutting "
+	    "down", s->host);
+	session_close(s, line);
+	/* The process is exiting: a client that does not read gets 1 s. */
+	io_deadline(s->io, SESSION_ABORT_FLUSH_S);
+}

@@ -1,0 +1,54 @@
+/*
+ * snapshot — the immutable, reference-counted pair of configuration and
+ * signing keys that signetd serves with (DESIGN.md promise 6, KY-04).
+ *
+ * One snapshot is current at a time.  A session takes a reference when
+ * a transaction begins and signs with it to the end, so both signatures
+ * of a message come from one generation; a reload or a key-store change
+ * builds a new snapshot beside the old one and publishes it with a
+ * pointer swap.  The last reference frees (and wipes) the old one.
+ * All functions are thread-safe.
+ */
+#ifndef SIGNET_SNAPSHOT_H
+#define SIGNET_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct config;
+struct keys_key;
+struct snapshot;
+
+/*
+ * Build a snapshot from cfg (takes ownership) and the key store it names.
+ * A configured domain whose keys cannot be loaded is not an error here:
+ * its mail gets 451 (TN-04, KY-01) and the cause is logged.  NULL on
+ * failure with a one-line reason in err (may be NULL).
+ */
+struct snapshot	*snapshot_build(const struct config *, struct buf *err);
+/* A new snapshot with prev's configuration and a fresh look at the
+ * key store. */
+struct snapshot	*snapshot_rebuild_keys(struct snapshot *prev,
+		    struct buf *err);
+
+/* Make s current; takes the caller's reference. */
+void		 snapshot_publish(struct snapshot *);
+/* The current snapshot with a new reference, or NULL before the first
+ * publish. */
+struct snapshot	*snapshot_current(void);
+struct snapshot	*snapshot_ref(struct snapshot *);
+void		 snapshot_unref(struct snapshot *);
+/* Drop the current snapshot (at exit). */
+void		 snapshot_shutdown(void);
+
+const struct config *snapshot_config(const struct snapshot *);
+/* The loaded signing key of domain/selector, or NULL. */
+const struct keys_key *snapshot_key(const struct snapshot *,
+		    const char *domain, const char *selector);
+/* Key-store generation this snapshot was built from. */
+uint64_t	 snapshot_store_generation(const struct snapshot *);
+/* 1 if the key store changed since s was built (cheap; polled). */
+int		 snapshot_store_changed(const struct snapshot *);
+
+#endif

@@ -1,0 +1,34 @@
+"""Throw-away TLS material for loopback tests (STARTTLS on FAKEUP, on
+signetd's listeners, client certificates for tenants)."""
+import hashlib
+import os
+import ssl
+import subprocess
+
+
+def self_signed(directory, cn="localhost", name="tls"):
+    """Write DIR/NAME.crt and DIR/NAME.key (EC P-256, self-signed, valid
+    for a day, key mode 0600); returns (cert_path, key_path)."""
+    crt = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "1",
+                    "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+def server_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def fingerprint(cert):
+    """"sha256:AA:BB:..." of a PEM certificate (the tenants
+    certificates: form in DESIGN.md)."""
+    der = ssl.PEM_cert_to_DER_cert(open(cert).read())
+    hexd = hashlib.sha256(der).hexdigest().upper()
+    return "sha256:" + ":".join(hexd[i:i + 2] for i in range(0, len(hexd), 2))

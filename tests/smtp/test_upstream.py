@@ -1,0 +1,293 @@
+"""signetd relaying to real and scripted upstreams (hostile-inputs.md G):
+the client hears the upstream's own MAIL/RCPT/final replies (promise 1,
+UP-04, UP-05); an unreachable, slow or misbehaving upstream becomes a
+451, never a 250 (UP-01, UP-02, UP-03, UP-06); 8-bit content needs
+8BITMIME upstream (DK-12); a real Postfix relays mail whose signatures
+still verify (DK-15), and smuggling payloads never become two messages
+at a lenient Postfix (SM-03)."""
+import socket
+import time
+import unittest
+
+import tap
+import verifiers
+from daemon import Signetd, message
+from fakeup import Close, DataFault, FakeUpstream, Script, Stall
+from peers import Postfix, SmtpSink
+from rawsmtp import RawSMTP, dot_stuff, session
+
+FAST = {"connect": "2s", "greeting": "2s", "command": "3s", "final": "3s",
+        "noop_interval": "1s"}
+
+
+class UpstreamTest(unittest.TestCase):
+    def daemon(self, port, timeouts=FAST, **kw):
+        d = Signetd(upstream=port, upstream_timeouts=timeouts, **kw)
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def fake(self, script=None):
+        up = FakeUpstream(script or Script())
+        up.start()
+        self.addCleanup(up.stop)
+        return up
+
+    def sink(self, flags=()):
+        s = SmtpSink(flags)
+        s.start()
+        self.addCleanup(s.cleanup)
+        return s
+
+    def send(self, d, content=None, rcpts=("bob@dest.test",), frm="alice@example.com"):
+        return session(d.port, frm, list(rcpts),
+                       content if content is not None else message())
+
+
+class Sink(UpstreamTest):
+    def test_relayed_signed_verified(self):
+        s = self.sink()
+        d = self.daemon(s.port)
+        replies = self.send(d, rcpts=("bob@dest.test", "carol@dest.test"))
+        self.assertEqual(replies[-1].code, 250, replies[-1].raw)
+        self.assertEqual(len(s.wait_count(1)), 1)
+        m = s.messages()[0]
+        self.assertEqual(sorted(m.rcpt_addrs), ["bob@dest.test", "carol@dest.test"])
+        for name, res in verifiers.verify_all(m.content, d.dns).items():
+            with self.subTest(verifier=name):
+                self.assertTrue(res and all(r.passed for r in res), res)
+        self.assertIn(b"event=message", d.read_log())
+
+    def test_upstream_final_reply_passed_up04(self):
+        for flag, code in (("-r", 450), ("-f", 500)):
+            with self.subTest(flag=flag):
+                s = self.sink([flag, "."])
+                d = self.daemon(s.port)
+                r = self.send(d)[-1]
+                self.assertEqual(r.code, code, r.raw)
+                self.assertTrue(r.wellformed)
+
+    def test_upstream_refuses_connection_up01(self):
+        s = self.sink(["-Q", "CONNECT"])
+        d = self.daemon(s.port)
+        r = self.send(d)
+        self.assertEqual((r[-1].code, r[-1].enhanced), (451, "4.3.0"), r[-1].raw)
+
+    def test_slow_after_dot_up02(self):
+        for delay, code in ((10, 451), (1, 250)):
+            with self.subTest(delay=delay):
+                s = self.sink(["-W", ".:%d" % delay])
+                d = self.daemon(s.port)
+                t = time.monotonic()
+                r = self.send(d)[-1]
+                self.assertEqual(r.code, code, r.raw)
+                self.assertLess(time.monotonic() - t, 8)
+                if code == 451:
+                    self.assertEqual(r.enhanced, "4.4.2")
+                    self.assertTrue(d.wait_log(b"possible_duplicate=yes"))
+
+    def test_disconnect_after_dot(self):
+        s = self.sink(["-q", "."])
+        d = self.daemon(s.port)
+        r = self.send(d)[-1]
+        self.assertEqual((r.code, r.enhanced), (451, "4.4.2"), r.raw)
+        self.assertTrue(d.wait_log(b"possible_duplicate=yes"))
+
+    def test_8bit_needs_8bitmime_dk12(self):
+        body = "Grüße\r\n".encode()
+        s = self.sink(["-8"])
+        d = self.daemon(s.port)
+        r = self.send(d, message(body=body))[-1]
+        self.assertEqual((r.code, r.enhanced), (554, "5.6.3"), r.raw)
+        self.assertFalse([m for m in s.messages() if body in m.content])
+        s2 = self.sink()
+        d2 = self.daemon(s2.port)
+        r = self.send(d2, message(body=body))[-1]
+        self.assertEqual(r.code, 250, r.raw)
+
+
+class Fake(UpstreamTest):
+    def test_down_up01(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        d = self.daemon(port)
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO c")
+            r = c.cmd("MAIL FROM:<alice@example.com>")
+            self.assertEqual((r.code, r.enhanced), (451, "4.4.1"), r.raw)
+            self.assertIn("upstream unavailable", r.text)
+            # The session survives; RSET still works.
+            self.assertEqual(c.cmd("RSET").code, 250)
+
+    def test_never_greets_up01(self):
+        up = self.fake(Script(greeting=None))
+        d = self.daemon(up.port)
+        t = time.monotonic()
+        r = self.send(d)[-1]
+        self.assertEqual((r.code, r.enhanced), (451, "4.4.1"), r.raw)
+        self.assertLess(time.monotonic() - t, 6)
+
+    def test_mail_rcpt_replies_are_upstreams_up05(self):
+        up = self.fake(Script(mail="250 2.1.0 Sender fine",
+                              rcpt={"b@dest.test": "550 5.1.1 <b@dest.test>: no such user"}))
+        d = self.daemon(up.port)
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO c")
+            r = c.cmd("MAIL FROM:<alice@example.com>")
+            self.assertEqual((r.code, r.text), (250, "2.1.0 Sender fine"))
+            a = c.cmd("RCPT TO:<a@dest.test>")
+            b = c.cmd("RCPT TO:<b@dest.test>")
+            self.assertEqual(a.code, 250)
+            self.assertEqual((b.code, b.enhanced), (550, "5.1.1"))
+            self.assertIn("no such user", b.text)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(dot_stuff(message()) + b".\r\n")
+            final = c.read_reply()
+            self.assertEqual(final.code, 250, final.raw)
+            self.assertIn("queued as FAKE", final.text)
+        up.wait_transactions(1)
+        self.assertEqual(up.transactions[0].rcpts, [b"<a@dest.test>"])
+
+    def test_all_rcpts_refused_no_data(self):
+        up = self.fake(Script(rcpt_default="550 5.1.1 no"))
+        d = self.daemon(up.port)
+        r = self.send(d)
+        self.assertEqual(r[-2].code, 550)
+        self.assertEqual((r[-1].code, r[-1].enhanced), (554, "5.5.1"))
+        self.assertEqual(up.transactions, [])
+
+    def test_malformed_replies_up06(self):
+        cases = [
+            ("long_line", b"250 " + b"x" * 5000 + b"\r\n"),
+            ("code_mismatch", b"250-ok\r\n550 no\r\n"),
+            ("non_digits", b"2x0 ok\r\n"),
+            ("bare_lf", b"250 ok\n"),
+            ("escape", b"250 \x1b[31mred\r\n"),
+            ("wrong_class", b"354 go on\r\n"),
+        ]
+        for name, rcpt_reply in cases:
+            with self.subTest(case=name):
+                up = self.fake(Script(rcpt_default=rcpt_reply))
+                d = self.daemon(up.port)
+                with RawSMTP(d.port) as c:
+                    c.read_reply()
+                    c.cmd("EHLO c")
+                    c.cmd("MAIL FROM:<alice@example.com>")
+                    r = c.cmd("RCPT TO:<bob@dest.test>", timeout=8)
+                    self.assertTrue(r.wellformed, r.raw)
+                    self.assertLessEqual(len(r.raw), 512 * 64)
+                    if name == "escape":
+                        self.assertEqual(r.code, 250)
+                        self.assertNotIn(b"\x1b", r.raw)
+                    else:
+                        self.assertEqual((r.code, r.enhanced), (451, "4.3.0"),
+                                         r.raw)
+                self.assertNotIn(b"\x1b", d.read_log())
+
+    def test_reset_mid_data_up03(self):
+        up = self.fake(Script(data_fault=DataFault(10)))
+        d = self.daemon(up.port)
+        r = self.send(d)[-1]
+        self.assertEqual(r.code // 100, 4, r.raw)
+        self.assertEqual(up.transactions, [])
+
+    def test_premature_final_reply(self):
+        up = self.fake(Script(data_fault=DataFault(10, send="550 5.7.1 go away",
+                                                    close=False)))
+        d = self.daemon(up.port)
+        r = self.send(d, message(body=(b"y" * 900 + b"\r\n") * 40))[-1]
+        self.assertEqual(r.code // 100, 5, r.raw)
+
+    def test_noop_keepalive_during_slow_data_up07(self):
+        up = self.fake()
+        d = self.daemon(up.port)
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO c")
+            c.cmd("MAIL FROM:<alice@example.com>")
+            c.cmd("RCPT TO:<bob@dest.test>")
+            self.assertEqual(c.cmd("DATA").code, 354)
+            # About 2.5 s of upload with noop_interval 1 s.
+            c.dribble(dot_stuff(message(body=(b"n" * 48 + b"\r\n") * 50)),
+                      chunk=250, interval=0.25)
+            c.send(b".\r\n")
+            self.assertEqual(c.read_reply(timeout=10).code, 250)
+        up.wait_transactions(1)
+        cmds = [l.strip() for l in up.connections[0].commands]
+        self.assertIn(b"NOOP", cmds)
+        self.assertEqual(len(up.transactions), 1)
+
+    def test_xforward_offered(self):
+        script = Script()
+        script.capabilities = script.capabilities + ["XFORWARD NAME ADDR PROTO HELO"]
+        up = self.fake(script)
+        d = self.daemon(up.port)
+        self.assertEqual(self.send(d)[-1].code, 250)
+        cmds = b"".join(up.connections[0].commands)
+        self.assertIn(b"XFORWARD", cmds)
+        self.assertIn(b"ADDR=127.0.0.1", cmds)
+        self.assertLess(cmds.index(b"XFORWARD"), cmds.index(b"MAIL FROM"))
+
+    def test_outbound_bytes_clean_sm03(self):
+        up = self.fake()
+        d = self.daemon(up.port)
+        body = b".\r\n..x\r\nline\r\n"
+        self.assertEqual(self.send(d, message(body=body))[-1].code, 250)
+        up.wait_transactions(1)
+        tx = up.transactions[0]
+        wire = tx.wire
+        self.assertNotIn(b"\x00", wire)
+        stripped = wire.replace(b"\r\n", b"")
+        self.assertNotIn(b"\r", stripped)
+        self.assertNotIn(b"\n", stripped)
+        self.assertTrue(tx.content.endswith(b"\r\n\r\n" + body))
+        res = verifiers.dkimpy(tx.content, d.dns)
+        self.assertTrue(res and all(r.passed for r in res), res)
+
+
+class RealPostfix(UpstreamTest):
+    def test_postfix_relay_verifies_dk15(self):
+        s = self.sink()
+        pf = Postfix(s.port)
+        self.addCleanup(pf.cleanup)
+        pf.start()
+        d = self.daemon(pf.port, timeouts={"final": "30s"})
+        content = (b"From: alice@example.com\r\nTo: bob@dest.test\r\n"
+                   b"Bcc: hidden@dest.test\r\nSubject: through postfix\r\n\r\n"
+                   b"body\r\n")
+        r = self.send(d, content)[-1]
+        self.assertEqual(r.code, 250, r.raw)
+        self.assertEqual(len(s.wait_count(1, timeout=30)), 1)
+        m = s.messages()[0]
+        self.assertNotIn(b"\r\nBcc:", m.content)
+        res = verifiers.dkimpy(m.content, d.dns)
+        self.assertTrue(res and all(x.passed for x in res), res)
+
+    def test_smuggling_at_lenient_postfix_sm03(self):
+        s = self.sink()
+        pf = Postfix(s.port, lenient=True)
+        self.addCleanup(pf.cleanup)
+        pf.start()
+        d = self.daemon(pf.port, timeouts={"final": "30s"})
+        for seq in (b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"):
+            with RawSMTP(d.port) as c:
+                c.read_reply()
+                c.cmd("EHLO c")
+                c.cmd("MAIL FROM:<alice@example.com>")
+                c.cmd("RCPT TO:<bob@dest.test>")
+                c.cmd("DATA")
+                c.send(message() + b"x" + seq + b"MAIL FROM:<x@evil.test>\r\n"
+                       b"RCPT TO:<victim@test>\r\nDATA\r\nsmuggled\r\n.\r\n")
+                self.assertEqual(c.read_reply().code // 100, 5)
+        self.assertEqual(self.send(d)[-1].code, 250)
+        self.assertEqual(len(s.wait_count(1, timeout=30)), 1)
+        time.sleep(1)
+        self.assertEqual(s.count(), 1)
+        self.assertNotIn(b"victim", s.messages()[0].raw)
+
+
+if __name__ == "__main__":
+    tap.main()

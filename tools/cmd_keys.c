@@ -1,0 +1,726 @@
+/*
+ * signetctl keys init|import|list — the key store from the command line
+ * (DESIGN.md contracts, keys/store.h for the layout).
+ *
+ *   keys init DOMAIN     new keys for the domain's selectors, ACTIVE at
+ *                        once (the operator publishes DNS by hand), and
+ *                        the zone-file records to publish.  A domain
+ *                        that already signs is left alone unless --force;
+ *                        keys it replaces become DRAINING.
+ *   keys import DOMAIN SELECTOR FILE
+ *                        an existing key (OpenDKIM PKCS#1 .private,
+ *                        dkimpy/rspamd base64 Ed25519 seed, PKCS#8) as
+ *                        that selector's ACTIVE key, rewritten as PKCS#8
+ *                        0600 under its id.  FILE is only read.  A FILE
+ *                        readable by others, owned by someone else or
+ *                        reached through a symlink is imported with a
+ *                        warning: the user is migrating away from it,
+ *                        and the store's copy is safe.
+ *   keys list            one row per key of every domain.
+ *
+ * Settings come from the flags, then from the configuration's domains:
+ * entry (when the file exists and names the domain), then the defaults
+ * (s1,s2; rsa 2048; keystore /var/lib/signet/keys).  Writers take the
+ * domain's lock without waiting: a busy store is reported, not waited on.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "keys/signer.h"
+#include "keys/store.h"
+#include "proxy/msg/buf.h"
+#include "tools/ctl.h"
+
+#define ERR_LEN			512
+#define KEYS_INIT_SELECTORS_MAX	16
+#define KEYS_ZONE_TTL		3600	/* when no configuration says */
+
+static const char usage_line[] =
+    "keys init DOMAIN [--selectors s1,s2] [--algorithm rsa|ed25519] "
+    "[--bits N] [--keystore DIR] [--force] | "
+    "keys import DOMAIN SELECTOR FILE [--keystore DIR] [--force] | "
+    "keys list [--keystore DIR]";
+
+struct opts {
+	const char	*keystore;
+	const char	*selectors;
+	const char	*algorithm;
+	const char	*bits;
+	int		 force;
+};
+
+/* What the command runs with, after flags, config and defaults. */
+struct env {
+	const struct config	*cfg;		/* NULL: none */
+	const char		*keystore;
+	unsigned		 ttl;
+};
+
+static int
+parse_opts(int argc, char **argv, struct opts *o, int *first)
+{
+	static const struct option longopts[] = {
+		{ "keystore",	required_argument,	NULL, 'k' },
+		{ "selectors",	required_argument,	NULL, 's' },
+		{ "algorithm",	required_argument,	NULL, 'a' },
+		{ "bits",	required_argument,	NULL, 'b' },
+		{ "force",	no_argument,		NULL, 'f' },
+		{ NULL,		0,			NULL, 0 },
+	};
+	int	ch;
+
+	memset(o, 0, sizeof(*o));
+	/*
+	 * Options may follow the operands ("keys init example.com --force"):
+	 * optind 0 makes glibc start afresh in its default, permuting mode
+	 * instead of signetctl's "+" mode.
+	 */
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "k:s:a:b:f", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'k':
+			o->keystore = optarg;
+			break;
+		case 's':
+			o->selectors = optarg;
+			break;
+		case 'a':
+			o->algorithm = optarg;
+			break;
+		case 'b':
+			o->bits = optarg;
+			break;
+		case 'f':
+			o->force = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	*first = optind;
+	return 0;
+}
+
+/*
+ * Load the configuration if there is one.  -c FILE must load; the
+ * default file is optional, and is ignored with a warning when broken
+ * and --keystore makes it unnecessary.
+ */
+static int
+env_open(struct ctl *ctl, const struct opts *o, struct env *e)
+{
+	struct buf	*errs;
+
+	memset(e, 0, sizeof(*e));
+	e->keystore = STORE_DEFAULT_PATH;
+	e->ttl = KEYS_ZONE_TTL;
+	if (!ctl->config_given && access(ctl->config_path, F_OK) == -1) {
+		if (o->keystore != NULL)
+			e->keystore = o->keystore;
+		return 0;
+	}
+	if ((errs = buf_new(0)) == NULL) {
+		ctl_err("out of memory");
+		return -1;
+	}
+	e->cfg = config_load(ctl->config_path, errs);
+	if (e->cfg == NULL && (ctl->config_given || o->keystore == NULL)) {
+		ctl_err("%s: configuration not valid (see: signetctl config "
+		    "check %s)", ctl->config_path, ctl->config_path);
+		buf_free(errs);
+		return -1;
+	}
+	if (e->cfg == NULL)
+		ctl_err("warning: %s is not valid; using --keystore without it",
+		    ctl->config_path);
+	buf_free(errs);
+	if (e->cfg != NULL) {
+		e->keystore = e->cfg->keystore;
+		if (e->cfg->rotation.ttl_s > 0 &&
+		    e->cfg->rotation.ttl_s <= UINT32_MAX)
+			e->ttl = (unsigned)e->cfg->rotation.ttl_s;
+	}
+	if (o->keystore != NULL)
+		e->keystore = o->keystore;
+	return 0;
+}
+
+static void
+env_close(struct env *e)
+{
+	config_free(e->cfg);
+}
+
+/* DOMAIN as the store names it: lower case, A-labels, no final dot. */
+static int
+domain_arg(const char *arg, char out[CONFIG_DOMAIN_MAX + 1])
+{
+	if (config_domain_normalize(arg, strlen(arg), out) == -1 ||
+	    store_domain_valid(out) == -1) {
+		ctl_err("not a domain name: %s", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+selector_arg(const char *arg, size_t len, char *out, size_t outlen)
+{
+	size_t	i;
+
+	if (len == 0 || len >= outlen) {
+		ctl_err("not a selector: %.*s", (int)len, arg);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)arg[i]);
+	out[len] = '\0';
+	if (store_selector_valid(out) == -1) {
+		ctl_err("not a selector: %s (letters, digits, '-' and dots)",
+		    out);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_out(struct buf *b)
+{
+	if (fwrite(buf_data(b), 1, buf_len(b), stdout) != buf_len(b) ||
+	    fflush(stdout) != 0) {
+		ctl_err("write error");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+utc(time_t t, char out[32])
+{
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%lld", (long long)t);
+	return out;
+}
+
+/* The records of the given keys, for the operator's zone file. */
+static int
+print_records(struct store *st, const char *domain, char (*sels)[64],
+    char (*ids)[KEYS_ID_LEN + 1], size_t n, unsigned ttl, time_t now)
+{
+	struct buf	*out;
+	struct keys_key	*k;
+	char		 path[4096], err[ERR_LEN], when[32];
+	size_t		 i;
+	int		 rc = -1;
+
+	if ((out = buf_new(0)) == NULL) {
+		ctl_err("out of memory");
+		return -1;
+	}
+	if (buf_printf(out, "; %s: DKIM keys made active %s; publish these "
+	    "records\n", domain, utc(now, when)) == -1)
+		goto done;
+	for (i = 0; i < n; i++) {
+		if (store_key_file(st, domain, ids[i], path, sizeof(path)) ==
+		    -1 || (k = keys_load(path, err, sizeof(err))) == NULL) {
+			ctl_err("%s", err);
+			goto done;
+		}
+		if (keys_zone_record(k, sels[i], domain, ttl, out) == -1) {
+			keys_free(k);
+			ctl_err("out of memory");
+			goto done;
+		}
+		keys_free(k);
+	}
+	rc = write_out(out);
+done:
+	buf_free(out);
+	return rc;
+}
+
+/*
+ * "s1: <id>, s2: <id>" for the selectors whose key signs now (READY or
+ * ACTIVE) into b; how many, or -1 when memory is short.
+ */
+static int
+describe_signing(const struct store_domain *d, struct buf *b)
+{
+	const struct store_key	*k;
+	size_t			 i;
+	int			 n = 0;
+
+	for (i = 0; i < store_domain_nselectors(d); i++) {
+		k = store_domain_selector_key(d, store_domain_selector(d, i));
+		if (k == NULL || (store_key_state(k) != STORE_ACTIVE &&
+		    store_key_state(k) != STORE_READY))
+			continue;
+		if (buf_printf(b, "%s%s: %s", n++ ? ", " : "",
+		    store_domain_selector(d, i), store_key_id(k)) == -1)
+			return -1;
+	}
+	return n;
+}
+
+/*
+ * The old key of a selector, if any, leaves the signing set: DRAINING
+ * (rotation.md §b) while its record may still be cached.
+ */
+static int
+retire(struct store_txn *t, const char *selector, const char *keep,
+    time_t now, char *err, size_t errlen)
+{
+	const struct store_key	*old;
+	char			 id[KEYS_ID_LEN + 1];
+
+	old = store_domain_selector_key(store_txn_domain(t), selector);
+	if (old == NULL || (keep != NULL && strcmp(store_key_id(old), keep) ==
+	    0))
+		return 0;
+	if (store_key_state(old) >= STORE_DRAINING)
+		return 0;
+	memcpy(id, store_key_id(old), sizeof(id));
+	return store_txn_set_state(t, id, STORE_DRAINING, now, err, errlen);
+}
+
+static int
+begin(struct store *st, const char *domain, struct store_txn **t)
+{
+	char	err[ERR_LEN];
+
+	switch (store_begin(st, domain, STORE_CREATE | STORE_NOWAIT, t, err,
+	    sizeof(err))) {
+	case STORE_OK:
+		return 0;
+	case STORE_BUSY:
+		ctl_err("%s; try again when it is done", err);
+		return -1;
+	case STORE_FAIL:
+		break;
+	}
+	ctl_err("%s", err);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Selectors from --selectors "s1,s2", else config, else s1,s2. */
+static int
+init_selectors(const struct opts *o, const struct config_domain *cd,
+    char (*sels)[64], size_t *n)
+{
+	const char	*p, *end;
+	size_t		 i, j, len;
+
+	*n = 0;
+	if (o->selectors == NULL && cd != NULL && cd->nselectors > 0) {
+		for (i = 0; i < cd->nselectors && i < KEYS_INIT_SELECTORS_MAX;
+		    i++)
+			if (selector_arg(cd->selectors[i],
+			    strlen(cd->selectors[i]), sels[(*n)++], 64) == -1)
+				return -1;
+		return 0;
+	}
+	p = o->selectors != NULL ? o->selectors : "s1,s2";
+	for (;;) {
+		end = strchr(p, ',');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (*n == KEYS_INIT_SELECTORS_MAX) {
+			ctl_err("at most %d selectors",
+			    KEYS_INIT_SELECTORS_MAX);
+			return -1;
+		}
+		if (selector_arg(p, len, sels[*n], 64) == -1)
+			return -1;
+		for (j = 0; j < *n; j++) {
+			if (strcmp(sels[j], sels[*n]) == 0) {
+				ctl_err("selector %s named twice", sels[j]);
+				return -1;
+			}
+		}
+		(*n)++;
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* Algorithm and size: flags, else the domain's, else signing's defaults. */
+static int
+init_alg(const struct opts *o, const struct config *cfg,
+    const struct config_domain *cd, enum keys_alg *alg, unsigned *bits)
+{
+	enum config_alg	 calg = CONFIG_ALG_RSA;
+	unsigned	 cbits = 0;
+	char		*end;
+	long		 v;
+
+	if (cd != NULL) {
+		calg = cd->algorithm;
+		cbits = cd->bits;
+	} else if (cfg != NULL) {
+		calg = cfg->signing.algorithm;
+		cbits = cfg->signing.bits;
+	}
+	*alg = calg == CONFIG_ALG_ED25519 ? KEYS_ALG_ED25519_SHA256 :
+	    KEYS_ALG_RSA_SHA256;
+	*bits = cbits != 0 ? cbits : KEYS_RSA_BITS_GEN_MIN;
+	if (o->algorithm != NULL && keys_alg_parse(o->algorithm, alg) == -1) {
+		ctl_err("--algorithm must be rsa or ed25519, not %s",
+		    o->algorithm);
+		return -1;
+	}
+	if (o->bits != NULL) {
+		if (*alg != KEYS_ALG_RSA_SHA256) {
+			ctl_err("--bits is only for rsa");
+			return -1;
+		}
+		v = strtol(o->bits, &end, 10);
+		if (*end != '\0' || (v != 2048 && v != 3072 && v != 4096)) {
+			ctl_err("--bits must be 2048, 3072 or 4096 (RFC 8301), "
+			    "not %s", o->bits);
+			return -1;
+		}
+		*bits = (unsigned)v;
+	}
+	if (*alg == KEYS_ALG_ED25519_SHA256)
+		*bits = 0;
+	return 0;
+}
+
+static int
+cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
+{
+	const struct config_domain	*cd = NULL;
+	struct env			 e;
+	struct store			*st = NULL;
+	struct store_txn		*t = NULL;
+	struct buf			*have = NULL;
+	char				 domain[CONFIG_DOMAIN_MAX + 1];
+	char				 sels[KEYS_INIT_SELECTORS_MAX][64];
+	char				 ids[KEYS_INIT_SELECTORS_MAX]
+					    [KEYS_ID_LEN + 1];
+	char				 err[ERR_LEN];
+	enum keys_alg			 alg;
+	unsigned			 bits;
+	size_t				 n, i;
+	time_t				 now = time(NULL);
+	int				 ret = CTL_FAIL, rc;
+
+	if (argc != 1) {
+		ctl_err("usage: signetctl keys init DOMAIN [--selectors s1,s2] "
+		    "[--algorithm rsa|ed25519] [--bits N] [--keystore DIR] "
+		    "[--force]");
+		return CTL_USAGE;
+	}
+	if (domain_arg(argv[0], domain) == -1)
+		return CTL_USAGE;
+	if (env_open(ctl, o, &e) == -1)
+		return CTL_FAIL;
+	if (e.cfg != NULL && (cd = config_domain(e.cfg, domain)) != NULL &&
+	    strcmp(cd->name, domain) != 0)
+		cd = NULL;
+	if (e.cfg != NULL && cd == NULL)
+		ctl_err("warning: %s is not under domains: in %s; signetd will "
+		    "not sign for it until it is", domain, ctl->config_path);
+	if (init_selectors(o, cd, sels, &n) == -1 ||
+	    init_alg(o, e.cfg, cd, &alg, &bits) == -1) {
+		ret = CTL_USAGE;
+		goto done;
+	}
+	if ((st = store_open(e.keystore, 1, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	if (begin(st, domain, &t) == -1)
+		goto done;
+	if ((have = buf_new(0)) == NULL ||
+	    (rc = describe_signing(store_txn_domain(t), have)) == -1) {
+		ctl_err("out of memory");
+		goto done;
+	}
+	if (rc > 0 && !o->force) {
+		ctl_err("%s already has active keys (%s); --force replaces "
+		    "them", domain, buf_cstr(have));
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_txn_generate(t, alg, bits, sels[i], now, ids[i], err,
+		    sizeof(err)) == -1 ||
+		    retire(t, sels[i], NULL, now, err, sizeof(err)) == -1 ||
+		    store_txn_set_state(t, ids[i], STORE_ACTIVE, now, err,
+		    sizeof(err)) == -1 ||
+		    store_txn_set_selector(t, sels[i], ids[i], err,
+		    sizeof(err)) == -1) {
+			ctl_err("%s", err);
+			goto done;
+		}
+	}
+	rc = store_commit(t, now, err, sizeof(err));
+	t = NULL;
+	if (rc == -1) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	ret = print_records(st, domain, sels, ids, n, e.ttl, now) == 0 ?
+	    CTL_OK : CTL_FAIL;
+done:
+	store_abort(t);
+	buf_free(have);
+	store_close(st);
+	env_close(&e);
+	return ret;
+}
+
+static int
+cmd_import(struct ctl *ctl, const struct opts *o, int argc, char **argv)
+{
+	const struct store_key	*have;
+	struct env		 e;
+	struct store		*st = NULL;
+	struct store_txn	*t = NULL;
+	struct keys_key		*key = NULL;
+	char			 domain[CONFIG_DOMAIN_MAX + 1], sel[1][64];
+	char			 id[1][KEYS_ID_LEN + 1];
+	char			 err[ERR_LEN] = "", warn[ERR_LEN] = "";
+	time_t			 now = time(NULL);
+	int			 ret = CTL_FAIL, rc;
+
+	if (argc != 3 || o->selectors != NULL || o->algorithm != NULL ||
+	    o->bits != NULL) {
+		ctl_err("usage: signetctl keys import DOMAIN SELECTOR FILE "
+		    "[--keystore DIR] [--force]");
+		return CTL_USAGE;
+	}
+	if (domain_arg(argv[0], domain) == -1 ||
+	    selector_arg(argv[1], strlen(argv[1]), sel[0], sizeof(sel[0])) ==
+	    -1)
+		return CTL_USAGE;
+	if (env_open(ctl, o, &e) == -1)
+		return CTL_FAIL;
+	if ((key = keys_load_import(argv[2], warn, sizeof(warn), err,
+	    sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	if (warn[0] != '\0')
+		ctl_err("warning: %s; the store keeps its own 0600 copy, so "
+		    "remove the original or run: chmod 600 %s", warn, argv[2]);
+	if (keys_id(key, id[0]) == -1) {
+		ctl_err("cannot compute the key id");
+		goto done;
+	}
+	if ((st = store_open(e.keystore, 1, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	if (begin(st, domain, &t) == -1)
+		goto done;
+	have = store_domain_selector_key(store_txn_domain(t), sel[0]);
+	if (have != NULL && strcmp(store_key_id(have), id[0]) == 0 &&
+	    store_key_state(have) == STORE_ACTIVE) {
+		/* Already done: importing twice changes nothing. */
+		store_abort(t);
+		t = NULL;
+		ret = print_records(st, domain, sel, id, 1, e.ttl, now) == 0 ?
+		    CTL_OK : CTL_FAIL;
+		goto done;
+	}
+	if (have != NULL && (store_key_state(have) == STORE_ACTIVE ||
+	    store_key_state(have) == STORE_READY) && !o->force) {
+		ctl_err("%s: selector %s already has active key %s; --force "
+		    "replaces it", domain, sel[0], store_key_id(have));
+		goto done;
+	}
+	if (store_txn_add_key(t, key, sel[0], now, id[0], err,
+	    sizeof(err)) == -1 ||
+	    retire(t, sel[0], id[0], now, err, sizeof(err)) == -1 ||
+	    store_txn_set_state(t, id[0], STORE_ACTIVE, now, err,
+	    sizeof(err)) == -1 ||
+	    store_txn_set_selector(t, sel[0], id[0], err, sizeof(err)) == -1) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	rc = store_commit(t, now, err, sizeof(err));
+	t = NULL;
+	if (rc == -1) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	ret = print_records(st, domain, sel, id, 1, e.ttl, now) == 0 ?
+	    CTL_OK : CTL_FAIL;
+done:
+	store_abort(t);
+	keys_free(key);
+	store_close(st);
+	env_close(&e);
+	return ret;
+}
+
+/* 3d4h, 5h12m, 7m, 30s: the two largest units that matter. */
+static void
+age(time_t secs, char out[32])
+{
+	long long	s = secs < 0 ? 0 : (long long)secs;
+
+	if (s >= 86400)
+		snprintf(out, 32, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, 32, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, 32, "%lldm", s / 60);
+	else
+		snprintf(out, 32, "%llds", s);
+}
+
+static int
+list_domain(struct store *st, const char *domain, time_t now, struct buf *b)
+{
+	struct store_domain	*d;
+	const struct store_key	*k;
+	char			 err[ERR_LEN], alg[24], when[32];
+	size_t			 i;
+
+	if ((d = store_domain_load(st, domain, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		return -1;
+	}
+	for (i = 0; i < store_domain_nkeys(d); i++) {
+		k = store_domain_key(d, i);
+		if (store_key_alg(k) == KEYS_ALG_RSA_SHA256)
+			snprintf(alg, sizeof(alg), "rsa-%u", store_key_bits(k));
+		else
+			snprintf(alg, sizeof(alg), "%s",
+			    keys_alg_k(store_key_alg(k)));
+		age(now - store_key_entered(k, STORE_GENERATED), when);
+		if (buf_printf(b, "%-24s %-12s %-9s %-16s %-11s %s\n", domain,
+		    store_key_selector(k), alg, store_key_id(k),
+		    store_state_name(store_key_state(k)), when) == -1) {
+			store_domain_free(d);
+			ctl_err("out of memory");
+			return -1;
+		}
+	}
+	store_domain_free(d);
+	return 0;
+}
+
+static int
+cmd_list(struct ctl *ctl, const struct opts *o, int argc)
+{
+	struct env	  e;
+	struct store	 *st = NULL;
+	struct buf	 *b = NULL;
+	char		**names = NULL, err[ERR_LEN];
+	size_t		  i;
+	time_t		  now = time(NULL);
+	int		  ret = CTL_FAIL, failed = 0;
+
+	if (argc != 0 || o->selectors != NULL || o->algorithm != NULL ||
+	    o->bits != NULL || o->force) {
+		ctl_err("usage: signetctl keys list [--keystore DIR]");
+		return CTL_USAGE;
+	}
+	if (env_open(ctl, o, &e) == -1)
+		return CTL_FAIL;
+	if ((st = store_open(e.keystore, 0, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	if ((names = store_domains(st, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	if ((b = buf_new(0)) == NULL || buf_printf(b, "%-24s %-12s %-9s %-16s "
+	    "%-11s %s\n", "DOMAIN", "SELECTOR", "ALGORITHM", "ID", "STATE",
+	    "AGE") == -1) {
+		ctl_err("out of memory");
+		goto done;
+	}
+	/* One broken journal does not hide the other domains. */
+	for (i = 0; names[i] != NULL; i++)
+		if (list_domain(st, names[i], now, b) == -1)
+			failed = 1;
+	if (write_out(b) == -1)
+		goto done;
+	ret = failed ? CTL_FAIL : CTL_OK;
+done:
+	buf_free(b);
+	store_domains_free(names);
+	store_close(st);
+	env_close(&e);
+	return ret;
+}
+
+static void
+help(void)
+{
+	printf("usage:\n"
+	    "  signetctl keys init DOMAIN [--selectors s1,s2] "
+	    "[--algorithm rsa|ed25519]\n"
+	    "                  [--bits 2048|3072|4096] [--keystore DIR] "
+	    "[--force]\n"
+	    "    New ACTIVE keys for the selectors; prints the TXT records "
+	    "to publish.\n"
+	    "    --force replaces a domain's active keys (they become "
+	    "DRAINING).\n"
+	    "  signetctl keys import DOMAIN SELECTOR FILE [--keystore DIR] "
+	    "[--force]\n"
+	    "    FILE: PKCS#1 or PKCS#8 PEM (OpenDKIM), or a base64 Ed25519 "
+	    "seed (dkimpy,\n"
+	    "    rspamd).  Stored as PKCS#8 0600; FILE is not changed.  A "
+	    "FILE others can\n"
+	    "    read is imported with a warning.\n"
+	    "  signetctl keys list [--keystore DIR]\n"
+	    "Defaults: the configuration's domains: entry, else s1,s2 rsa "
+	    "2048;\n"
+	    "keystore: the configuration's, else %s.\n", STORE_DEFAULT_PATH);
+}
+
+static int
+run(struct ctl *ctl, int argc, char **argv)
+{
+	struct opts	 o;
+	const char	*sub;
+	int		 first;
+
+	if (argc < 2) {
+		ctl_err("usage: signetctl %s", usage_line);
+		return CTL_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		help();
+		return CTL_OK;
+	}
+	sub = argv[1];
+	if (parse_opts(argc - 1, argv + 1, &o, &first) == -1) {
+		ctl_err("usage: signetctl %s", usage_line);
+		return CTL_USAGE;
+	}
+	argc -= 1 + first;
+	argv += 1 + first;
+	if (strcmp(sub, "init") == 0)
+		return cmd_init(ctl, &o, argc, argv);
+	if (strcmp(sub, "import") == 0)
+		return cmd_import(ctl, &o, argc, argv);
+	if (strcmp(sub, "list") == 0)
+		return cmd_list(ctl, &o, argc);
+	ctl_err("unknown keys subcommand: %s", sub);
+	return CTL_USAGE;
+}
+
+const struct ctl_cmd ctl_cmd_keys = {
+	"keys",
+	usage_line,
+	run,
+};
