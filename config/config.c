@@ -40,6 +40,7 @@
 
 #include "config/config.h"
 #include "proxy/msg/buf.h"
+#include "proxy/msg/dkim.h"
 
 #define KiB	1024ULL
 #define MiB	(1024ULL * KiB)
@@ -1706,12 +1707,6 @@ section_upstream(struct loader *ld, yaml_node_t *n, void *base)
 static const char *
 item_field_name(struct loader *ld, yaml_node_t *n, const char *what)
 {
-	/* Trace and transport fields change in transit (DK-02, DK-15). */
-	static const char *const never[] = {
-		"received", "return-path", "delivered-to", "dkim-signature",
-		"arc-seal", "arc-message-signature",
-		"arc-authentication-results", "authentication-results", "bcc",
-	};
 	char		 name[CONFIG_FIELD_NAME_MAX + 1];
 	const char	*s;
 	size_t		 len, i;
@@ -1731,12 +1726,12 @@ item_field_name(struct loader *ld, yaml_node_t *n, const char *what)
 		name[i] = (char)to_lower((unsigned char)s[i]);
 	}
 	name[len] = '\0';
-	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
-		if (strcmp(name, never[i]) == 0) {
-			err_node(ld, n, "%s: '%s' must not be signed (it "
-			    "changes in transit)", what, name);
-			return NULL;
-		}
+	/* One list of trace and transport fields, shared with the signer
+	 * (DK-02, DK-15); Bcc is removed before signing, never signed. */
+	if (!dkim_header_signable(name) || strcmp(name, "bcc") == 0) {
+		err_node(ld, n, "%s: '%s' must not be signed (it changes in "
+		    "transit)", what, name);
+		return NULL;
 	}
 	return lstrndup(ld, name, len);
 }
@@ -3161,22 +3156,6 @@ root_fn(struct loader *ld, yaml_node_t *root, void *base)
 static void
 set_defaults(struct config *cfg)
 {
-	static const char *const headers[] = {
-		/* hostile-inputs.md DK-02: visible and MIME fields, List-*. */
-		"from", "to", "cc", "subject", "date", "message-id",
-		"reply-to", "in-reply-to", "references", "sender",
-		"mime-version", "content-type", "content-transfer-encoding",
-		"content-disposition", "content-id", "content-description",
-		"list-id", "list-unsubscribe", "list-unsubscribe-post",
-		"list-post", "list-help", "list-subscribe", "list-owner",
-		"list-archive",
-	};
-	static const char *const oversign[] = {
-		"from", "to", "cc", "subject", "date", "message-id",
-		"reply-to", "in-reply-to", "references", "sender",
-		"mime-version", "content-type", "content-transfer-encoding",
-		"list-id", "list-unsubscribe", "list-unsubscribe-post",
-	};
 	struct config_limits	*l = &cfg->limits;
 	struct config_upstream	*u = &cfg->upstream;
 
@@ -3190,10 +3169,11 @@ set_defaults(struct config *cfg)
 	cfg->spool_memory_max = SPOOL_MEMORY_DEF;
 	cfg->signing.canon_header = CONFIG_CANON_RELAXED;
 	cfg->signing.canon_body = CONFIG_CANON_RELAXED;
-	cfg->signing.headers = headers;
-	cfg->signing.nheaders = sizeof(headers) / sizeof(headers[0]);
-	cfg->signing.oversign = oversign;
-	cfg->signing.noversign = sizeof(oversign) / sizeof(oversign[0]);
+	/* The signer's defaults, so signetd and signetctl sign agree. */
+	cfg->signing.headers = dkim_default_sign;
+	cfg->signing.nheaders = dkim_default_nsign;
+	cfg->signing.oversign = dkim_default_oversign;
+	cfg->signing.noversign = dkim_default_noversign;
 	cfg->signing.expiration_s = EXPIRATION_DEF / SEC;
 	cfg->signing.algorithm = CONFIG_ALG_RSA;
 	cfg->signing.bits = RSA_BITS_DEF;
