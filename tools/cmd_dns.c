@@ -4,11 +4,13 @@
  * record of its newest key that is being or has been published
  * (PUBLISHING through DRAINING, rotation.md §b), TXT split into strings
  * of at most 255 octets (publish_rr_render).  For operators who publish
- * by hand and for diffing against a zone.  TTL: rotation.ttl.
+ * by hand and for diffing against a zone.  TTL: rotation.ttl.  Like the
+ * keys commands, --keystore DIR works without a configuration file.
  *
  * Reads the store without its lock (journals are replaced atomically)
  * and loads each chosen key only to print its public half.
  */
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +21,10 @@
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
+#include "tools/ctlenv.h"
 
 #define ERR_LEN		512
+#define USAGE		"dns [DOMAIN] [--keystore DIR]"
 #define FQDN_MAX	(CONFIG_DOMAIN_MAX + 1)
 
 static int
@@ -51,7 +55,7 @@ pick(const struct store_domain *d, const char *selector)
 
 /* Print the domain's records; -1 after reporting a failure. */
 static int
-print_domain(struct store *st, const struct config *cfg, const char *domain,
+print_domain(struct store *st, unsigned ttl, const char *domain,
     struct buf *out)
 {
 	struct store_domain	*d;
@@ -94,7 +98,7 @@ print_domain(struct store *st, const struct config *cfg, const char *domain,
 		}
 		keys_free(key);
 		snprintf(fqdn, sizeof(fqdn), "%s._domainkey.%s", sel, domain);
-		if (publish_rr_render(out, fqdn, (uint32_t)cfg->rotation.ttl_s,
+		if (publish_rr_render(out, fqdn, ttl,
 		    buf_data(value), buf_len(value)) == -1) {
 			ctl_err("%s: cannot render the record", fqdn);
 			goto done;
@@ -110,38 +114,49 @@ done:
 static int
 run(struct ctl *ctl, int argc, char **argv)
 {
-	const struct config	*cfg = NULL;
+	static const struct option longopts[] = {
+		{ "keystore",	required_argument,	NULL, 'k' },
+		{ NULL,		0,			NULL, 0 },
+	};
+	struct ctlenv		 e;
 	struct store		*st = NULL;
-	struct buf		*errs = NULL, *out = NULL;
+	struct buf		*out = NULL;
 	char			**domains = NULL;
+	const char		*keystore = NULL;
 	char			 err[ERR_LEN], one[CONFIG_DOMAIN_MAX + 1];
 	size_t			 i;
-	int			 ret = CTL_FAIL;
+	int			 ch, ret = CTL_FAIL;
 
-	if (argc > 2) {
-		ctl_err("usage: signetctl dns [DOMAIN]");
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch != 'k') {
+			ctl_err("usage: signetctl %s", USAGE);
+			return CTL_USAGE;
+		}
+		keystore = optarg;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1) {
+		ctl_err("usage: signetctl %s", USAGE);
 		return CTL_USAGE;
 	}
-	if (argc == 2 && config_domain_normalize(argv[1], strlen(argv[1]),
+	if (argc == 1 && config_domain_normalize(argv[0], strlen(argv[0]),
 	    one) == -1) {
-		ctl_err("not a domain name: %s", argv[1]);
+		ctl_err("not a domain name: %s", argv[0]);
 		return CTL_USAGE;
 	}
-	if ((errs = buf_new(0)) == NULL || (out = buf_new(0)) == NULL) {
+	if (ctlenv_open(ctl, keystore, &e) == -1)
+		return CTL_FAIL;
+	if ((out = buf_new(0)) == NULL) {
 		ctl_err("out of memory");
 		goto done;
 	}
-	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
-		ctl_err("%s: configuration not valid (signetctl config check)",
-		    ctl->config_path);
-		goto done;
-	}
-	if ((st = store_open(cfg->keystore, 0, err, sizeof(err))) == NULL) {
+	if ((st = store_open(e.keystore, 0, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		goto done;
 	}
-	if (argc == 2) {
-		if (print_domain(st, cfg, one, out) == -1)
+	if (argc == 1) {
+		if (print_domain(st, e.ttl, one, out) == -1)
 			goto done;
 	} else {
 		if ((domains = store_domains(st, err, sizeof(err))) == NULL) {
@@ -149,7 +164,7 @@ run(struct ctl *ctl, int argc, char **argv)
 			goto done;
 		}
 		for (i = 0; domains[i] != NULL; i++)
-			if (print_domain(st, cfg, domains[i], out) == -1)
+			if (print_domain(st, e.ttl, domains[i], out) == -1)
 				goto done;
 	}
 	if (fwrite(buf_data(out), 1, buf_len(out), stdout) != buf_len(out) ||
@@ -161,14 +176,13 @@ run(struct ctl *ctl, int argc, char **argv)
 done:
 	store_domains_free(domains);
 	store_close(st);
-	config_free(cfg);
+	ctlenv_close(&e);
 	buf_free(out);
-	buf_free(errs);
 	return ret;
 }
 
 const struct ctl_cmd ctl_cmd_dns = {
 	"dns",
-	"dns [DOMAIN]",
+	USAGE,
 	run,
 };

@@ -36,10 +36,10 @@
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
+#include "tools/ctlenv.h"
 
 #define ERR_LEN			512
 #define KEYS_INIT_SELECTORS_MAX	16
-#define KEYS_ZONE_TTL		3600	/* when no configuration says */
 
 static const char usage_line[] =
     "keys init DOMAIN [--selectors s1,s2] [--algorithm rsa|ed25519] "
@@ -55,12 +55,6 @@ struct opts {
 	int		 force;
 };
 
-/* What the command runs with, after flags, config and defaults. */
-struct env {
-	const struct config	*cfg;		/* NULL: none */
-	const char		*keystore;
-	unsigned		 ttl;
-};
 
 static int
 parse_opts(int argc, char **argv, struct opts *o, int *first)
@@ -108,55 +102,6 @@ parse_opts(int argc, char **argv, struct opts *o, int *first)
 	return 0;
 }
 
-/*
- * Load the configuration if there is one.  -c FILE must load; the
- * default file is optional, and is ignored with a warning when broken
- * and --keystore makes it unnecessary.
- */
-static int
-env_open(struct ctl *ctl, const struct opts *o, struct env *e)
-{
-	struct buf	*errs;
-
-	memset(e, 0, sizeof(*e));
-	e->keystore = STORE_DEFAULT_PATH;
-	e->ttl = KEYS_ZONE_TTL;
-	if (!ctl->config_given && access(ctl->config_path, F_OK) == -1) {
-		if (o->keystore != NULL)
-			e->keystore = o->keystore;
-		return 0;
-	}
-	if ((errs = buf_new(0)) == NULL) {
-		ctl_err("out of memory");
-		return -1;
-	}
-	e->cfg = config_load(ctl->config_path, errs);
-	if (e->cfg == NULL && (ctl->config_given || o->keystore == NULL)) {
-		ctl_err("%s: configuration not valid (see: signetctl config "
-		    "check %s)", ctl->config_path, ctl->config_path);
-		buf_free(errs);
-		return -1;
-	}
-	if (e->cfg == NULL)
-		ctl_err("warning: %s is not valid; using --keystore without it",
-		    ctl->config_path);
-	buf_free(errs);
-	if (e->cfg != NULL) {
-		e->keystore = e->cfg->keystore;
-		if (e->cfg->rotation.ttl_s > 0 &&
-		    e->cfg->rotation.ttl_s <= UINT32_MAX)
-			e->ttl = (unsigned)e->cfg->rotation.ttl_s;
-	}
-	if (o->keystore != NULL)
-		e->keystore = o->keystore;
-	return 0;
-}
-
-static void
-env_close(struct env *e)
-{
-	config_free(e->cfg);
-}
 
 /* DOMAIN as the store names it: lower case, A-labels, no final dot. */
 static int
@@ -402,7 +347,7 @@ static int
 cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 {
 	const struct config_domain	*cd = NULL;
-	struct env			 e;
+	struct ctlenv			 e;
 	struct store			*st = NULL;
 	struct store_txn		*t = NULL;
 	struct buf			*have = NULL;
@@ -425,7 +370,7 @@ cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 	}
 	if (domain_arg(argv[0], domain) == -1)
 		return CTL_USAGE;
-	if (env_open(ctl, o, &e) == -1)
+	if (ctlenv_open(ctl, o->keystore, &e) == -1)
 		return CTL_FAIL;
 	if (e.cfg != NULL && (cd = config_domain(e.cfg, domain)) != NULL &&
 	    strcmp(cd->name, domain) != 0)
@@ -478,7 +423,7 @@ done:
 	store_abort(t);
 	buf_free(have);
 	store_close(st);
-	env_close(&e);
+	ctlenv_close(&e);
 	return ret;
 }
 
@@ -486,7 +431,7 @@ static int
 cmd_import(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 {
 	const struct store_key	*have;
-	struct env		 e;
+	struct ctlenv		 e;
 	struct store		*st = NULL;
 	struct store_txn	*t = NULL;
 	struct keys_key		*key = NULL;
@@ -506,7 +451,7 @@ cmd_import(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 	    selector_arg(argv[1], strlen(argv[1]), sel[0], sizeof(sel[0])) ==
 	    -1)
 		return CTL_USAGE;
-	if (env_open(ctl, o, &e) == -1)
+	if (ctlenv_open(ctl, o->keystore, &e) == -1)
 		return CTL_FAIL;
 	if ((key = keys_load_import(argv[2], warn, sizeof(warn), err,
 	    sizeof(err))) == NULL) {
@@ -563,7 +508,7 @@ done:
 	store_abort(t);
 	keys_free(key);
 	store_close(st);
-	env_close(&e);
+	ctlenv_close(&e);
 	return ret;
 }
 
@@ -618,7 +563,7 @@ list_domain(struct store *st, const char *domain, time_t now, struct buf *b)
 static int
 cmd_list(struct ctl *ctl, const struct opts *o, int argc)
 {
-	struct env	  e;
+	struct ctlenv	  e;
 	struct store	 *st = NULL;
 	struct buf	 *b = NULL;
 	char		**names = NULL, err[ERR_LEN];
@@ -631,7 +576,7 @@ cmd_list(struct ctl *ctl, const struct opts *o, int argc)
 		ctl_err("usage: signetctl keys list [--keystore DIR]");
 		return CTL_USAGE;
 	}
-	if (env_open(ctl, o, &e) == -1)
+	if (ctlenv_open(ctl, o->keystore, &e) == -1)
 		return CTL_FAIL;
 	if ((st = store_open(e.keystore, 0, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
@@ -658,7 +603,7 @@ done:
 	buf_free(b);
 	store_domains_free(names);
 	store_close(st);
-	env_close(&e);
+	ctlenv_close(&e);
 	return ret;
 }
 

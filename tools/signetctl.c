@@ -80,7 +80,10 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (cmds[i] != NULL && strcmp(cmds[i]->name, argv[0]) == 0) {
-			optind = 1;
+			/* 0, not 1: glibc then forgets the "+" (stop at the
+			 * first operand) mode used above, so subcommands may
+			 * put options after their operands. */
+			optind = 0;
 			return cmds[i]->run(&ctl, argc, argv);
 		}
 	}
