@@ -132,6 +132,30 @@ class SignCli(unittest.TestCase):
         h = tag(fields(p.stdout)[0], "h").decode()
         self.assertEqual(h, "from:subject:from:subject")
 
+    def test_existing_signature_is_kept_and_not_covered(self):
+        # hostile-inputs DK-06: an earlier signature stays byte for byte,
+        # ours goes on top, h= never lists DKIM-Signature, both verify.
+        # Signed now: dkimpy checks x= against the real clock.
+        first = self.sign(MSG.encode(), "--key", self.ed_key)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        second = self.sign(first.stdout, "--key", self.rsa_key)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertTrue(second.stdout.endswith(first.stdout),
+                        "the signed input follows our new field unchanged")
+        sigs = fields(second.stdout)
+        self.assertEqual(len(sigs), 2)
+        self.assertEqual(tag(sigs[0], "s"), b"test", "ours is on top")
+        self.assertNotIn("dkim-signature",
+                         tag(sigs[0], "h").decode().lower().split(":"))
+        v = signetctl("verify", "--dns-file", DNS, stdin=second.stdout)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertEqual(v.stdout.count(b" pass "), 2)
+        recs = dns_records()
+        for i in range(2):
+            self.assertTrue(dkim.DKIM(second.stdout).verify(
+                idx=i, dnsfunc=lambda n, timeout=5: recs.get(n.decode()
+                if isinstance(n, bytes) else n)), "dkimpy, signature %d" % i)
+
     def test_prepended_from_breaks_the_signature(self):
         p = self.sign(MSG.encode(), "--key", self.ed_key, "--time", T)
         sig_end = p.stdout.index(b"From: Joe")
