@@ -145,16 +145,16 @@ done:
 	return rc;
 }
 
-/* The relaxed body hash alone; 0 or -1. */
+/* The body hash alone under alg; 0 or -1. */
 static int
-hash_once(struct bench *b)
+hash_once(struct bench *b, enum canon_alg alg)
 {
 	struct hash_body	*hb;
 	int			 rc = -1;
 
 	if ((hb = hash_body_new()) == NULL)
 		return -1;
-	if (hash_body_want(hb, CANON_RELAXED, -1) >= 0 &&
+	if (hash_body_want(hb, alg, -1) >= 0 &&
 	    hash_body_update(hb, b->msg + b->bodyoff,
 	    b->len - b->bodyoff) == 0 && hash_body_final(hb) == 0)
 		rc = 0;
@@ -167,7 +167,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: bench_sign [-s SECONDS] -k KEYFILE "
 	    "[-k KEYFILE ...] MESSAGE\n"
-	    "       bench_sign [-s SECONDS] -B MESSAGE\n");
+	    "       bench_sign [-s SECONDS] -B [-c simple|relaxed] MESSAGE\n");
 	exit(2);
 }
 
@@ -180,14 +180,19 @@ main(int argc, char **argv)
 	double		 budget = 2.0, t0, t;
 	unsigned long	 n = 0;
 	char		 err[256];
+	enum canon_alg	 alg = CANON_RELAXED;
 	int		 ch, bodyonly = 0, rc = 1;
 	size_t		 i;
 
 	memset(&b, 0, sizeof(b));
-	while ((ch = getopt(argc, argv, "Bk:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "Bc:k:s:")) != -1) {
 		switch (ch) {
 		case 'B':
 			bodyonly = 1;
+			break;
+		case 'c':
+			if (canon_parse_alg(optarg, strlen(optarg), &alg) == -1)
+				usage();
 			break;
 		case 'k':
 			if (b.nkeys == BENCH_KEYS_MAX)
@@ -225,14 +230,14 @@ main(int argc, char **argv)
 	b.bodyoff = b.hdrlen + 2;
 
 	/* One untimed round checks that the message signs at all. */
-	if ((bodyonly ? hash_once(&b) : sign_once(&b)) == -1) {
+	if ((bodyonly ? hash_once(&b, alg) : sign_once(&b)) == -1) {
 		fprintf(stderr, "bench_sign: signing %s failed\n",
 		    argv[optind]);
 		goto done;
 	}
 	t0 = cpu_now();
 	do {
-		if ((bodyonly ? hash_once(&b) : sign_once(&b)) == -1) {
+		if ((bodyonly ? hash_once(&b, alg) : sign_once(&b)) == -1) {
 			fprintf(stderr, "bench_sign: round %lu failed\n", n);
 			goto done;
 		}
