@@ -1,0 +1,137 @@
+/*
+ * signetctl rotate [--dry-run] [--now UNIX] — advance every configured
+ * domain's key rotation by the steps that are due (design/rotation.md,
+ * keys/rotate.h).  Safe under cron: idempotent and resumable; one run at
+ * a time per key store, and a second run started meanwhile says so on
+ * one line and exits 0 (the issue and DESIGN.md "two cron runs at once";
+ * hostile-inputs.md KY-09 would have 75).
+ *
+ * Prints one line per step taken ("DOMAIN SELECTOR KEY-ID STATE"), and
+ * when each domain's next step is due.  Exit 0 when no step failed; 1
+ * with the reason on stderr otherwise (that domain's journal is as it
+ * was before the failed step, and the next run continues from there).
+ *
+ * --now drives a simulated clock (tests); SIGNET_CRASH_AT=k aborts right
+ * after the k-th journal commit of the run (crash tests, rotation.md §e).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "keys/rotate.h"
+#include "keys/store.h"
+#include "proxy/msg/buf.h"
+#include "tools/ctl.h"
+#include "tools/rotenv.h"
+
+#define ERR_LEN		512
+
+static const char usage_line[] = "rotate [--dry-run] [--now UNIX]";
+
+static int
+run(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dry-run",	no_argument,		NULL, 'n' },
+		{ "now",	required_argument,	NULL, 't' },
+		{ NULL,		0,			NULL, 0 },
+	};
+	const struct config	*cfg = NULL;
+	struct store		*st = NULL;
+	struct rotenv		*re;
+	struct rotate_env	*env;
+	struct buf		*errs = NULL;
+	char			 err[ERR_LEN];
+	unsigned long		 crash_at, commits = 0;
+	time_t			 now = time(NULL);
+	size_t			 i, failed = 0;
+	int			 ch, dry_run = 0, lockfd = -1;
+	int			 ret = CTL_FAIL;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			dry_run = 1;
+			break;
+		case 't':
+			if (rotenv_parse_now(optarg, &now) == -1) {
+				ctl_err("--now: not a UNIX time: %s", optarg);
+				return CTL_USAGE;
+			}
+			break;
+		default:
+			ctl_err("usage: signetctl %s", usage_line);
+			return CTL_USAGE;
+		}
+	}
+	if (optind != argc) {
+		ctl_err("usage: signetctl %s", usage_line);
+		return CTL_USAGE;
+	}
+	if (rotenv_crash_at(&crash_at) == -1) {
+		ctl_err("SIGNET_CRASH_AT: not a number");
+		return CTL_USAGE;
+	}
+	if ((errs = buf_new(0)) == NULL) {
+		ctl_err("out of memory");
+		goto done;
+	}
+	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
+		ctl_err("%s: configuration not valid (signetctl config check)",
+		    ctl->config_path);
+		goto done;
+	}
+	if ((st = store_open(cfg->keystore, 1, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		goto done;
+	}
+	switch (rotate_lock(st, 0, &lockfd, err, sizeof(err))) {
+	case STORE_OK:
+		break;
+	case STORE_BUSY:
+		printf("another signetctl rotate is running; nothing done\n");
+		ret = CTL_OK;
+		goto done;
+	default:
+		ctl_err("%s", err);
+		goto done;
+	}
+	for (i = 0; i < cfg->ndomains; i++) {
+		if ((re = rotenv_new(cfg, &cfg->domains[i], st, dry_run, err,
+		    sizeof(err))) == NULL) {
+			ctl_err("%s", err);
+			failed++;
+			continue;
+		}
+		env = rotenv_env(re);
+		env->crash_after = crash_at;
+		env->commits = commits;
+		if (rotate_domain(env, cfg->domains[i].name, now, err,
+		    sizeof(err)) != ROTATE_OK) {
+			ctl_err("%s", err);
+			failed++;
+		}
+		commits = env->commits;
+		rotenv_free(re);
+	}
+	if (fflush(stdout) != 0) {
+		ctl_err("write error");
+		goto done;
+	}
+	if (failed == 0)
+		ret = CTL_OK;
+done:
+	rotate_unlock(lockfd);
+	store_close(st);
+	config_free(cfg);
+	buf_free(errs);
+	return ret;
+}
+
+const struct ctl_cmd ctl_cmd_rotate = {
+	"rotate",
+	usage_line,
+	run,
+};
