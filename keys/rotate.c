@@ -46,6 +46,7 @@
 #include "keys/signer.h"
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
+#include "proxy/msg/errmsg.h"
 
 #define ROTATE_LOCK		".rotate.lock"
 /* RFC 1035 3.1: selector._domainkey.domain in text form. */
@@ -55,22 +56,6 @@
 /* Same-day names: <prefix>-<yyyymmdd>-2 .. -99. */
 #define GEN_SUFFIX_MAX		99
 #define RDF_SOA_MINIMUM		6	/* RFC 1035 3.3.13 */
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *const act_names[] = {
 	"none", "generate", "publish-intent", "publish", "check", "ready",
@@ -585,7 +570,7 @@ check_i5(const struct rotate_view *v, const struct rotate_params *p,
 		out++;
 	}
 	if (out > 1) {
-		errf(why, whylen, "I5: both %s and %s are out of ACTIVE",
+		errmsg_set(why, whylen, "I5: both %s and %s are out of ACTIVE",
 		    p->selectors[0], p->selectors[1]);
 		return -1;
 	}
@@ -601,14 +586,14 @@ check_i5(const struct rotate_view *v, const struct rotate_params *p,
 		other = slot_live(v, p->selectors[1 - s]);
 		if (other == ROTATE_NOKEY ||
 		    v->keys[other].state != STORE_ACTIVE) {
-			errf(why, whylen, "I5: %s left ACTIVE while %s is not "
+			errmsg_set(why, whylen, "I5: %s left ACTIVE while %s is not "
 			    "ACTIVE", k->selector, p->selectors[1 - s]);
 			return -1;
 		}
 		o = &v->keys[other];
 		if (k->entered[STORE_DRAINING] < o->entered[STORE_ACTIVE] +
 		    (time_t)transit_guard(p)) {
-			errf(why, whylen, "I5: %s left ACTIVE before %s was "
+			errmsg_set(why, whylen, "I5: %s left ACTIVE before %s was "
 			    "ACTIVE for M + R + S", k->selector, o->selector);
 			return -1;
 		}
@@ -632,7 +617,7 @@ rotate_invariants(const struct rotate_view *v, const struct rotate_params *p,
 		    k->ready_wait_s < p->ttl_s + p->skew_s ||
 		    k->entered[STORE_READY] < k->entered[STORE_VISIBLE] +
 		    (time_t)k->ready_wait_s)) {
-			errf(why, whylen, "I1: %s (%s) signs before READY",
+			errmsg_set(why, whylen, "I1: %s (%s) signs before READY",
 			    k->selector, k->id);
 			return -1;
 		}
@@ -640,7 +625,7 @@ rotate_invariants(const struct rotate_view *v, const struct rotate_params *p,
 		    k->state == STORE_DISCLOSED) &&
 		    (k->entered[STORE_GONE] == 0 ||
 		    k->entered[k->state] < k->entered[STORE_GONE])) {
-			errf(why, whylen, "I4: %s (%s) destroyed before GONE",
+			errmsg_set(why, whylen, "I4: %s (%s) destroyed before GONE",
 			    k->selector, k->id);
 			return -1;
 		}
@@ -651,7 +636,7 @@ rotate_invariants(const struct rotate_view *v, const struct rotate_params *p,
 		if (k->entered[STORE_REVOKED] < k->entered[STORE_DRAINING] +
 		    (time_t)(p->strategy == ROTATE_DUAL ? p->reload_bound_s :
 		    transit_guard(p))) {
-			errf(why, whylen, "I2: the record of %s (%s) changed "
+			errmsg_set(why, whylen, "I2: the record of %s (%s) changed "
 			    "too soon after it stopped signing", k->selector,
 			    k->id);
 			return -1;
@@ -667,7 +652,7 @@ rotate_invariants(const struct rotate_view *v, const struct rotate_params *p,
 			ok = j != i && v->keys[j].state == STORE_ACTIVE &&
 			    v->keys[j].mapped;
 		if (!ok) {
-			errf(why, whylen, "I3: %s (%s) left the signing set "
+			errmsg_set(why, whylen, "I3: %s (%s) left the signing set "
 			    "with no successor ACTIVE", k->selector, k->id);
 			return -1;
 		}
@@ -731,7 +716,7 @@ key_record(struct run *r, const char *id, struct buf *out, char *err,
 
 	if (store_key_file(r->env->st, r->domain, id, path, sizeof(path)) ==
 	    -1) {
-		errf(err, errlen, "%s: key path too long", r->domain);
+		errmsg_set(err, errlen, "%s: key path too long", r->domain);
 		return -1;
 	}
 	if ((k = keys_load(path, err, errlen)) == NULL)
@@ -739,7 +724,7 @@ key_record(struct run *r, const char *id, struct buf *out, char *err,
 	rc = keys_dns_record(k, out);
 	keys_free(k);
 	if (rc == -1)
-		errf(err, errlen, "%s: cannot encode key %s", r->domain, id);
+		errmsg_set(err, errlen, "%s: cannot encode key %s", r->domain, id);
 	return rc;
 }
 
@@ -792,14 +777,14 @@ neg_ttl(struct run *r, char *err, size_t errlen)
 	snprintf(port, sizeof(port), "%u", r->env->soa_port != 0 ?
 	    r->env->soa_port : DNSCHECK_PORT);
 	if (getaddrinfo(r->env->soa_host, port, &hints, &ai) != 0) {
-		errf(err, errlen, "%s: not an IP address", r->env->soa_host);
+		errmsg_set(err, errlen, "%s: not an IP address", r->env->soa_host);
 		goto done;
 	}
 	if ((q = buf_new(DNSCHECK_MSG_MAX)) == NULL ||
 	    (reply = buf_new(DNSCHECK_MSG_MAX)) == NULL ||
 	    dnscheck_query_build(r->env->dns->zone, LDNS_RR_TYPE_SOA, 0, q) ==
 	    -1) {
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	if (dnscheck_exchange(ai->ai_addr, ai->ai_addrlen, buf_data(q),
@@ -810,12 +795,12 @@ neg_ttl(struct run *r, char *err, size_t errlen)
 	if (ldns_wire2pkt(&pkt, buf_data(reply), buf_len(reply)) !=
 	    LDNS_STATUS_OK) {
 		pkt = NULL;
-		errf(err, errlen, "%s: malformed SOA answer", r->env->soa_host);
+		errmsg_set(err, errlen, "%s: malformed SOA answer", r->env->soa_host);
 		goto done;
 	}
 	n = soa_min(pkt, &found);
 	if (!found) {
-		errf(err, errlen, "%s: no SOA for %s", r->env->soa_host,
+		errmsg_set(err, errlen, "%s: no SOA for %s", r->env->soa_host,
 		    r->env->dns->zone);
 		goto done;
 	}
@@ -858,7 +843,7 @@ visible(struct run *r, const char *fqdn, const struct buf *value,
 		if (dnscheck_report_status(rep, i) == DNSCHECK_MATCH)
 			continue;
 		if (dnscheck_report_status(rep, i) == DNSCHECK_ERROR) {
-			errf(err, errlen, "%s: %s: %s", fqdn,
+			errmsg_set(err, errlen, "%s: %s: %s", fqdn,
 			    dnscheck_report_server(rep, i),
 			    dnscheck_report_detail(rep, i));
 			o = OUT_FAILED;
@@ -893,7 +878,7 @@ do_publish(struct run *r, const char *fqdn, const struct buf *value,
 	}
 	memset(&out, 0, sizeof(out));
 	if (publish_set(r->env->pub, &rec, &out) != PUBLISH_DONE) {
-		errf(err, errlen, "%s: publish failed (%s): %s", fqdn,
+		errmsg_set(err, errlen, "%s: publish failed (%s): %s", fqdn,
 		    publish_result_name(out.result), out.reason);
 		return OUT_FAILED;
 	}
@@ -917,11 +902,11 @@ dns_step(struct run *r, struct store_txn *t, const struct rotate_step *st,
 
 	if ((value = buf_new(PUBLISH_VALUE_MAX)) == NULL ||
 	    (prev = buf_new(PUBLISH_VALUE_MAX)) == NULL) {
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	if (fqdn_of(r->domain, k->selector, fqdn, sizeof(fqdn)) == -1) {
-		errf(err, errlen, "%s: selector name too long", r->domain);
+		errmsg_set(err, errlen, "%s: selector name too long", r->domain);
 		goto done;
 	}
 	if (st->act == ROTATE_WITHDRAW) {
@@ -1003,7 +988,7 @@ remove_name(struct run *r, const char *sel, char *err, size_t errlen)
 	char			fqdn[FQDN_MAX];
 
 	if (fqdn_of(r->domain, sel, fqdn, sizeof(fqdn)) == -1) {
-		errf(err, errlen, "%s: selector name too long", r->domain);
+		errmsg_set(err, errlen, "%s: selector name too long", r->domain);
 		return -1;
 	}
 	memset(&rec, 0, sizeof(rec));
@@ -1014,7 +999,7 @@ remove_name(struct run *r, const char *sel, char *err, size_t errlen)
 	rec.prev_len = strlen(ROTATE_REVOKED_RECORD);
 	memset(&out, 0, sizeof(out));
 	if (publish_set(r->env->pub, &rec, &out) != PUBLISH_DONE) {
-		errf(err, errlen, "%s: removing the record failed (%s): %s",
+		errmsg_set(err, errlen, "%s: removing the record failed (%s): %s",
 		    fqdn, publish_result_name(out.result), out.reason);
 		return -1;
 	}
@@ -1075,7 +1060,7 @@ journal_step(struct run *r, struct store_txn *t, const struct rotate_step *st,
 		rc = store_txn_destroy(t, kid, r->now, err, errlen);
 		break;
 	default:
-		errf(err, errlen, "%s: no such step", r->domain);
+		errmsg_set(err, errlen, "%s: no such step", r->domain);
 		break;
 	}
 	return rc == 0 ? OUT_DONE : OUT_FAILED;
@@ -1116,13 +1101,13 @@ vet(struct run *r, const struct rotate_step *st, char *err, size_t errlen)
 	memcpy(r->next, r->view, sizeof(*r->next));
 	if (rotate_apply(r->next, r->env->params, st, r->now, r->neg_known ?
 	    r->neg_ttl_s : ROTATE_NEG_TTL_MAX, "new") == -1) {
-		errf(err, errlen, "%s: step %s does not apply", r->domain,
+		errmsg_set(err, errlen, "%s: step %s does not apply", r->domain,
 		    rotate_act_name(st->act));
 		return -1;
 	}
 	if (rotate_invariants(r->next, r->env->params, why, sizeof(why)) ==
 	    -1) {
-		errf(err, errlen, "%s: refusing to %s: %s", r->domain,
+		errmsg_set(err, errlen, "%s: refusing to %s: %s", r->domain,
 		    rotate_act_name(st->act), why);
 		return -1;
 	}
@@ -1156,13 +1141,13 @@ one_step(struct run *r, int *idle, char *err, size_t errlen)
 	d = store_txn_domain(t);
 	if (store_domain_last_write(d) > r->now) {
 		fmt_time(store_domain_last_write(d), when);
-		errf(err, errlen, "%s: the clock reads earlier than the "
+		errmsg_set(err, errlen, "%s: the clock reads earlier than the "
 		    "journal's last write (%s); refusing to run", r->domain,
 		    when);
 		goto done;
 	}
 	if (rotate_view_load(r->view, d) == -1) {
-		errf(err, errlen, "%s: more than %d keys", r->domain,
+		errmsg_set(err, errlen, "%s: more than %d keys", r->domain,
 		    ROTATE_KEYS_MAX);
 		goto done;
 	}
@@ -1232,7 +1217,7 @@ drift_check(struct run *r, char *err, size_t errlen)
 		return ROTATE_FAILED;
 	if (rotate_view_load(r->view, d) == -1 ||
 	    (value = buf_new(PUBLISH_VALUE_MAX)) == NULL) {
-		errf(err, errlen, "%s: cannot check for drift", r->domain);
+		errmsg_set(err, errlen, "%s: cannot check for drift", r->domain);
 		goto done;
 	}
 	hold(r);
@@ -1253,7 +1238,7 @@ drift_check(struct run *r, char *err, size_t errlen)
 		    errlen) != OUT_DONE)
 			goto done;
 		if (drifted++ == 0)
-			errf(err, errlen, "%s: not every server serves the "
+			errmsg_set(err, errlen, "%s: not every server serves the "
 			    "record of %s (%s); re-published", fqdn,
 			    k->selector, k->id);
 	}
@@ -1278,13 +1263,13 @@ dry_run(struct run *r, char *err, size_t errlen)
 		return ROTATE_FAILED;
 	if (rotate_view_load(r->view, d) == -1) {
 		store_domain_free(d);
-		errf(err, errlen, "%s: more than %d keys", r->domain,
+		errmsg_set(err, errlen, "%s: more than %d keys", r->domain,
 		    ROTATE_KEYS_MAX);
 		return ROTATE_FAILED;
 	}
 	if (store_domain_last_write(d) > r->now) {
 		store_domain_free(d);
-		errf(err, errlen, "%s: the clock reads earlier than the "
+		errmsg_set(err, errlen, "%s: the clock reads earlier than the "
 		    "journal's last write; refusing to run", r->domain);
 		return ROTATE_FAILED;
 	}
@@ -1324,7 +1309,7 @@ rotate_domain(struct rotate_env *env, const char *domain, time_t now,
 	r.now = now;
 	if ((r.view = calloc(1, sizeof(*r.view))) == NULL ||
 	    (r.next = calloc(1, sizeof(*r.next))) == NULL) {
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	if (env->dry_run) {
@@ -1358,20 +1343,20 @@ rotate_revoke(struct rotate_env *env, const char *domain,
 	if (store_begin(env->st, domain, 0, &t, err, errlen) != STORE_OK)
 		return ROTATE_FAILED;
 	if (store_domain_last_write(store_txn_domain(t)) > now) {
-		errf(err, errlen, "%s: the clock reads earlier than the "
+		errmsg_set(err, errlen, "%s: the clock reads earlier than the "
 		    "journal's last write; refusing to run", domain);
 		goto fail;
 	}
 	k = store_domain_selector_key(store_txn_domain(t), selector);
 	if (k == NULL) {
-		errf(err, errlen, "%s: no key at selector %s", domain,
+		errmsg_set(err, errlen, "%s: no key at selector %s", domain,
 		    selector);
 		goto fail;
 	}
 	snprintf(id, sizeof(id), "%s", store_key_id(k));
 	s = store_key_state(k);
 	if (s >= STORE_REVOKED && s != STORE_COMPROMISED) {
-		errf(err, errlen, "%s: %s (%s) is already %s", domain,
+		errmsg_set(err, errlen, "%s: %s (%s) is already %s", domain,
 		    selector, id, store_state_name(s));
 		goto fail;
 	}
@@ -1379,7 +1364,7 @@ rotate_revoke(struct rotate_env *env, const char *domain,
 		rc = s == STORE_COMPROMISED ? 0 : store_txn_set_state(t, id,
 		    STORE_COMPROMISED, now, err, errlen);
 	else if (s != STORE_ACTIVE && s != STORE_READY) {
-		errf(err, errlen, "%s: %s (%s) is %s, not signing; use "
+		errmsg_set(err, errlen, "%s: %s (%s) is %s, not signing; use "
 		    "--compromised to withdraw it at once", domain, selector,
 		    id, store_state_name(s));
 		goto fail;
@@ -1417,12 +1402,12 @@ rotate_lock(struct store *st, int wait, int *fd, char *err, size_t errlen)
 	n = snprintf(path, sizeof(path), "%s/%s", store_path(st),
 	    ROTATE_LOCK);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errf(err, errlen, "%s: path too long", store_path(st));
+		errmsg_set(err, errlen, "%s: path too long", store_path(st));
 		return STORE_FAIL;
 	}
 	if ((*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		return STORE_FAIL;
 	}
 	do {
@@ -1431,9 +1416,9 @@ rotate_lock(struct store *st, int wait, int *fd, char *err, size_t errlen)
 	if (r == 0)
 		return STORE_OK;
 	if (errno == EWOULDBLOCK)
-		errf(err, errlen, "another rotation run holds %s", path);
+		errmsg_set(err, errlen, "another rotation run holds %s", path);
 	else
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 	close(*fd);
 	*fd = -1;
 	return errno == EWOULDBLOCK ? STORE_BUSY : STORE_FAIL;

@@ -36,6 +36,7 @@
 
 #include "keys/signer.h"
 #include "proxy/msg/buf.h"
+#include "proxy/msg/errmsg.h"
 
 /*
  * Largest key file read.  An RSA-4096 PEM is about 3.3 KB; the margin is
@@ -87,22 +88,6 @@ enum file_checks {
 	FILE_STRICT,		/* every problem is an error */
 	FILE_WARN,		/* mode, owner, symlink, dir: warnings */
 };
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Append "; " and a message to a one-line warning. */
 static void
@@ -164,7 +149,7 @@ static int
 sodium_ready(char *err, size_t errlen)
 {
 	if (sodium_init() < 0) {
-		errf(err, errlen, "libsodium failed to initialize");
+		errmsg_set(err, errlen, "libsodium failed to initialize");
 		return -1;
 	}
 	return 0;
@@ -277,7 +262,7 @@ key_from_ed25519(unsigned char *sk, const char *name, char *err,
 
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
 		sodium_free(sk);
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
 	k->alg = KEYS_ALG_ED25519_SHA256;
@@ -286,18 +271,18 @@ key_from_ed25519(unsigned char *sk, const char *name, char *err,
 	memcpy(k->pk, sk + ED25519_SEED_LEN, ED25519_PK_LEN);
 	k->spkilen = sizeof(ed25519_spki_prefix) + ED25519_PK_LEN;
 	if ((k->spki = malloc(k->spkilen)) == NULL) {
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
 	memcpy(k->spki, ed25519_spki_prefix, sizeof(ed25519_spki_prefix));
 	memcpy(k->spki + sizeof(ed25519_spki_prefix), k->pk, ED25519_PK_LEN);
 	if (sodium_mprotect_readonly(k->sk) != 0) {
-		errf(err, errlen, "%s: cannot protect key memory: %s", name,
+		errmsg_set(err, errlen, "%s: cannot protect key memory: %s", name,
 		    strerror(errno));
 		goto fail;
 	}
 	if (probe(k) == -1) {
-		errf(err, errlen, "%s: Ed25519 key fails its signing probe",
+		errmsg_set(err, errlen, "%s: Ed25519 key fails its signing probe",
 		    name);
 		goto fail;
 	}
@@ -315,12 +300,12 @@ key_from_seed(const uint8_t *seed, const char *name, char *err,
 	uint8_t		 pk[ED25519_PK_LEN];
 
 	if ((sk = sodium_malloc(ED25519_SK_LEN)) == NULL) {
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
 	if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
 		sodium_free(sk);
-		errf(err, errlen, "%s: Ed25519 key setup failed", name);
+		errmsg_set(err, errlen, "%s: Ed25519 key setup failed", name);
 		return NULL;
 	}
 	return key_from_ed25519(sk, name, err, errlen);
@@ -336,19 +321,19 @@ key_from_rsa(EVP_PKEY *pkey, const char *name, char *err, size_t errlen)
 
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
 		EVP_PKEY_free(pkey);
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
 	k->alg = KEYS_ALG_RSA_SHA256;
 	k->pkey = pkey;
 	bits = EVP_PKEY_get_bits(pkey);
 	if (bits < KEYS_RSA_BITS_MIN) {
-		errf(err, errlen, "%s: RSA key of %d bits is below the %d-bit "
+		errmsg_set(err, errlen, "%s: RSA key of %d bits is below the %d-bit "
 		    "minimum of RFC 8301 3.2", name, bits, KEYS_RSA_BITS_MIN);
 		goto fail;
 	}
 	if (bits > KEYS_RSA_BITS_MAX) {
-		errf(err, errlen, "%s: RSA key of %d bits is above %d, the "
+		errmsg_set(err, errlen, "%s: RSA key of %d bits is above %d, the "
 		    "largest size verifiers must support (RFC 8301 3.2)", name,
 		    bits, KEYS_RSA_BITS_MAX);
 		goto fail;
@@ -360,7 +345,7 @@ key_from_rsa(EVP_PKEY *pkey, const char *name, char *err, size_t errlen)
 		goto fail;
 	}
 	if ((k->spki = malloc((size_t)n)) == NULL) {
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
 	p = k->spki;
@@ -371,7 +356,7 @@ key_from_rsa(EVP_PKEY *pkey, const char *name, char *err, size_t errlen)
 	}
 	k->spkilen = (size_t)n;
 	if (probe(k) == -1) {
-		errf(err, errlen, "%s: RSA key fails its signing probe (the "
+		errmsg_set(err, errlen, "%s: RSA key fails its signing probe (the "
 		    "key's numbers do not fit together)", name);
 		goto fail;
 	}
@@ -412,7 +397,7 @@ parse_pem(const uint8_t *data, size_t len, const char *name, char *err,
 	/* PKCS#8 EncryptedPrivateKeyInfo, or RFC 1421 headers (PKCS#1). */
 	if (contains(data, len, "-----BEGIN ENCRYPTED") ||
 	    contains(data, len, "Proc-Type: 4,ENCRYPTED")) {
-		errf(err, errlen, "%s: encrypted private keys are not "
+		errmsg_set(err, errlen, "%s: encrypted private keys are not "
 		    "supported; decrypt with: openssl pkey -in %s -out NEWFILE",
 		    name, name);
 		goto done;
@@ -435,7 +420,7 @@ parse_pem(const uint8_t *data, size_t len, const char *name, char *err,
 		break;
 	case EVP_PKEY_ED25519:
 		if ((seed = sodium_malloc(ED25519_SEED_LEN)) == NULL) {
-			errf(err, errlen, "%s: out of memory", name);
+			errmsg_set(err, errlen, "%s: out of memory", name);
 			goto done;
 		}
 		if (EVP_PKEY_get_raw_private_key(pkey, seed, &seedlen) != 1 ||
@@ -447,7 +432,7 @@ parse_pem(const uint8_t *data, size_t len, const char *name, char *err,
 		k = key_from_seed(seed, name, err, errlen);
 		break;
 	default:
-		errf(err, errlen, "%s: unsupported key type %s; DKIM keys are "
+		errmsg_set(err, errlen, "%s: unsupported key type %s; DKIM keys are "
 		    "RSA or Ed25519", name,
 		    id == NID_undef ? "unknown" : OBJ_nid2sn(id));
 		break;
@@ -489,24 +474,24 @@ parse_seed_line(const uint8_t *data, size_t len, const char *name,
 		len--;
 	for (i = 0; i < len; i++) {
 		if (!is_base64_char(data[i])) {
-			errf(err, errlen, "%s: not a PEM private key nor a "
+			errmsg_set(err, errlen, "%s: not a PEM private key nor a "
 			    "base64 Ed25519 seed", name);
 			return NULL;
 		}
 	}
 	if (len == 0) {
-		errf(err, errlen, "%s: empty key file", name);
+		errmsg_set(err, errlen, "%s: empty key file", name);
 		return NULL;
 	}
 	if ((raw = sodium_malloc(ED25519_SK_LEN)) == NULL) {
-		errf(err, errlen, "%s: out of memory", name);
+		errmsg_set(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
 	if (sodium_base642bin(raw, ED25519_SK_LEN, (const char *)data, len,
 	    NULL, &rawlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != (const char *)data + len ||
 	    (rawlen != ED25519_SEED_LEN && rawlen != ED25519_SK_LEN)) {
-		errf(err, errlen, "%s: not a base64 Ed25519 seed (32 or 64 "
+		errmsg_set(err, errlen, "%s: not a base64 Ed25519 seed (32 or 64 "
 		    "bytes of standard base64)", name);
 		goto done;
 	}
@@ -515,7 +500,7 @@ parse_seed_line(const uint8_t *data, size_t len, const char *name,
 		    (k = key_from_seed(raw, name, err, errlen)) == NULL)
 			goto done;
 		if (sodium_memcmp(pk, k->pk, ED25519_PK_LEN) != 0) {
-			errf(err, errlen, "%s: the 64-byte Ed25519 key's "
+			errmsg_set(err, errlen, "%s: the 64-byte Ed25519 key's "
 			    "public half does not match its seed", name);
 			keys_free(k);
 			k = NULL;
@@ -535,11 +520,11 @@ parse_key(const uint8_t *data, size_t len, const char *name, char *err,
 	if (sodium_ready(err, errlen) == -1)
 		return NULL;
 	if (len == 0) {
-		errf(err, errlen, "%s: empty key file", name);
+		errmsg_set(err, errlen, "%s: empty key file", name);
 		return NULL;
 	}
 	if (len > KEYS_FILE_MAX) {
-		errf(err, errlen, "%s: %zu bytes is too large for a key "
+		errmsg_set(err, errlen, "%s: %zu bytes is too large for a key "
 		    "(at most %d)", name, len, KEYS_FILE_MAX);
 		return NULL;
 	}
@@ -587,7 +572,7 @@ check_file(const char *path, const struct stat *st, enum file_checks how,
 
 	if (st->st_uid != me && st->st_uid != 0) {
 		if (how == FILE_STRICT) {
-			errf(err, errlen, "%s: owned by uid %u, not by uid %u "
+			errmsg_set(err, errlen, "%s: owned by uid %u, not by uid %u "
 			    "(this process) or root; run: chown %u %s", path,
 			    (unsigned)st->st_uid, (unsigned)me, (unsigned)me,
 			    path);
@@ -598,7 +583,7 @@ check_file(const char *path, const struct stat *st, enum file_checks how,
 	}
 	if ((st->st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		if (how == FILE_STRICT) {
-			errf(err, errlen, "%s: mode %04o lets group or others "
+			errmsg_set(err, errlen, "%s: mode %04o lets group or others "
 			    "read or write the private key; run: chmod 600 %s",
 			    path, (unsigned)(st->st_mode & 07777), path);
 			return -1;
@@ -608,17 +593,17 @@ check_file(const char *path, const struct stat *st, enum file_checks how,
 		    (unsigned)(st->st_mode & 07777));
 	}
 	if (dir_of(path, dir, sizeof(dir)) == -1) {
-		errf(err, errlen, "%s: path too long", path);
+		errmsg_set(err, errlen, "%s: path too long", path);
 		return -1;
 	}
 	if (stat(dir, &dst) == -1) {
-		errf(err, errlen, "%s: %s: %s", path, dir, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s: %s", path, dir, strerror(errno));
 		return -1;
 	}
 	/* A sticky directory (/tmp) lets only the owner replace the file. */
 	if ((dst.st_mode & S_IWOTH) != 0 && (dst.st_mode & S_ISVTX) == 0) {
 		if (how == FILE_STRICT) {
-			errf(err, errlen, "%s: directory %s is writable by "
+			errmsg_set(err, errlen, "%s: directory %s is writable by "
 			    "others, who could replace the key; run: chmod o-w "
 			    "%s", path, dir, dir);
 			return -1;
@@ -651,33 +636,33 @@ load_path(const char *path, enum file_checks how, char *warn, size_t warnlen,
 	}
 	if (fd == -1) {
 		if (errno == ELOOP)
-			errf(err, errlen, "%s: is a symbolic link; refusing to "
+			errmsg_set(err, errlen, "%s: is a symbolic link; refusing to "
 			    "follow it (name the key file itself)", path);
 		else
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		errf(err, errlen, "%s: not a regular file", path);
+		errmsg_set(err, errlen, "%s: not a regular file", path);
 		goto done;
 	}
 	if (check_file(path, &st, how, warn, warnlen, err, errlen) == -1)
 		goto done;
 	if (st.st_size == 0) {
-		errf(err, errlen, "%s: empty key file", path);
+		errmsg_set(err, errlen, "%s: empty key file", path);
 		goto done;
 	}
 	if (st.st_size > KEYS_FILE_MAX) {
-		errf(err, errlen, "%s: %lld bytes is too large for a key file "
+		errmsg_set(err, errlen, "%s: %lld bytes is too large for a key file "
 		    "(at most %d)", path, (long long)st.st_size, KEYS_FILE_MAX);
 		goto done;
 	}
 	if ((data = sodium_malloc((size_t)st.st_size)) == NULL) {
-		errf(err, errlen, "%s: out of memory", path);
+		errmsg_set(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
 	while (got < (size_t)st.st_size) {
@@ -685,7 +670,7 @@ load_path(const char *path, enum file_checks how, char *warn, size_t warnlen,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 			goto done;
 		}
 		if (n == 0)
@@ -946,7 +931,7 @@ keys_write_file(const struct keys_key *k, const char *path, char *err,
 
 	if (k->alg == KEYS_ALG_ED25519_SHA256) {
 		if (ed25519_pkcs8(k, &pem, &pemlen) == -1) {
-			errf(err, errlen, "%s: out of memory", path);
+			errmsg_set(err, errlen, "%s: out of memory", path);
 			goto done;
 		}
 		data = (char *)pem;
@@ -966,10 +951,10 @@ keys_write_file(const struct keys_key *k, const char *path, char *err,
 	    O_NOCTTY, S_IRUSR | S_IWUSR);
 	if (fd == -1) {
 		if (errno == EEXIST)
-			errf(err, errlen, "%s: already exists; refusing to "
+			errmsg_set(err, errlen, "%s: already exists; refusing to "
 			    "overwrite it", path);
 		else
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	created = 1;
@@ -977,17 +962,17 @@ keys_write_file(const struct keys_key *k, const char *path, char *err,
 	if (fchmod(fd, S_IRUSR | S_IWUSR) == -1 ||
 	    write_all(fd, (const uint8_t *)data, (size_t)len) == -1 ||
 	    fsync(fd) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	fd = -1;
 	if (fsync_dir_of(path) == -1) {
-		errf(err, errlen, "%s: cannot sync its directory: %s", path,
+		errmsg_set(err, errlen, "%s: cannot sync its directory: %s", path,
 		    strerror(errno));
 		goto done;
 	}
@@ -1012,23 +997,23 @@ generate(enum keys_alg alg, unsigned bits, char *err, size_t errlen)
 
 	if (alg == KEYS_ALG_ED25519_SHA256) {
 		if (bits != 0 && bits != KEYS_ED25519_BITS) {
-			errf(err, errlen, "Ed25519 keys have %d bits, not %u",
+			errmsg_set(err, errlen, "Ed25519 keys have %d bits, not %u",
 			    KEYS_ED25519_BITS, bits);
 			return NULL;
 		}
 		if ((sk = sodium_malloc(ED25519_SK_LEN)) == NULL) {
-			errf(err, errlen, "out of memory");
+			errmsg_set(err, errlen, "out of memory");
 			return NULL;
 		}
 		if (crypto_sign_keypair(pk, sk) != 0) {
 			sodium_free(sk);
-			errf(err, errlen, "Ed25519 key generation failed");
+			errmsg_set(err, errlen, "Ed25519 key generation failed");
 			return NULL;
 		}
 		return key_from_ed25519(sk, "new key", err, errlen);
 	}
 	if (bits != 2048 && bits != 3072 && bits != 4096) {
-		errf(err, errlen, "RSA keys are generated with 2048, 3072 or "
+		errmsg_set(err, errlen, "RSA keys are generated with 2048, 3072 or "
 		    "4096 bits (RFC 8301 3.2), not %u", bits);
 		return NULL;
 	}
@@ -1061,7 +1046,7 @@ keys_generate(enum keys_alg alg, unsigned bits, const char *path,
 		goto done;
 	}
 	if (!keys_same(k, back)) {
-		errf(err, errlen, "%s: the written key reads back differently",
+		errmsg_set(err, errlen, "%s: the written key reads back differently",
 		    path);
 		unlink(path);
 		goto done;

@@ -36,6 +36,7 @@
 #include "keys/signer.h"
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
+#include "proxy/msg/errmsg.h"
 
 /* Largest journal read: about 2,000 keys with their history. */
 #define STORE_JOURNAL_MAX	(1024 * 1024)
@@ -127,22 +128,6 @@ struct store_keyset {
 	size_t			 failures;
 	uint64_t		 generation;
 };
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* Names that become paths or YAML keys: positive character classes.  */
@@ -510,7 +495,7 @@ perr(struct parser *p, yaml_mark_t m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	errf(p->err, p->errlen, "%s:%zu:%zu: %s", p->file, m.line + 1,
+	errmsg_set(p->err, p->errlen, "%s:%zu:%zu: %s", p->file, m.line + 1,
 	    m.column + 1, msg);
 	return -1;
 }
@@ -1013,7 +998,7 @@ store_domain_parse(const void *data, size_t len, const char *file,
 	struct store_domain	*d;
 
 	if ((d = domain_new(domain)) == NULL) {
-		errf(err, errlen, "%s: out of memory", file);
+		errmsg_set(err, errlen, "%s: out of memory", file);
 		return NULL;
 	}
 	memset(&p, 0, sizeof(p));
@@ -1021,7 +1006,7 @@ store_domain_parse(const void *data, size_t len, const char *file,
 	p.err = err;
 	p.errlen = errlen;
 	if (!yaml_parser_initialize(&p.yp)) {
-		errf(err, errlen, "%s: out of memory", file);
+		errmsg_set(err, errlen, "%s: out of memory", file);
 		store_domain_free(d);
 		return NULL;
 	}
@@ -1256,19 +1241,19 @@ journal_read(const struct store *st, int dfd, const char *domain, char *err,
 	fd = openat(dfd, STORE_JOURNAL, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 && errno == ENOENT) {
 		if ((d = domain_new(domain)) == NULL)
-			errf(err, errlen, "%s: out of memory", file);
+			errmsg_set(err, errlen, "%s: out of memory", file);
 		return d;
 	}
 	if (fd == -1) {
-		errf(err, errlen, "%s: %s", file, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", file, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		errf(err, errlen, "%s: not a regular file", file);
+		errmsg_set(err, errlen, "%s: not a regular file", file);
 		goto done;
 	}
 	if ((b = buf_new(STORE_JOURNAL_MAX)) == NULL) {
-		errf(err, errlen, "%s: out of memory", file);
+		errmsg_set(err, errlen, "%s: out of memory", file);
 		goto done;
 	}
 	for (;;) {
@@ -1276,13 +1261,13 @@ journal_read(const struct store *st, int dfd, const char *domain, char *err,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			errf(err, errlen, "%s: %s", file, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", file, strerror(errno));
 			goto done;
 		}
 		if (n == 0)
 			break;
 		if (buf_append(b, chunk, (size_t)n) == -1) {
-			errf(err, errlen, "%s: larger than %d octets", file,
+			errmsg_set(err, errlen, "%s: larger than %d octets", file,
 			    STORE_JOURNAL_MAX);
 			goto done;
 		}
@@ -1302,7 +1287,7 @@ open_domain(const struct store *st, const char *domain, int create,
 	int	fd;
 
 	if (store_domain_valid(domain) == -1) {
-		errf(err, errlen, "\"%s\" is not a valid domain name "
+		errmsg_set(err, errlen, "\"%s\" is not a valid domain name "
 		    "(lower-case letters, digits, '-' and dots)", domain);
 		return -1;
 	}
@@ -1310,22 +1295,22 @@ open_domain(const struct store *st, const char *domain, int create,
 	    O_CLOEXEC);
 	if (fd == -1 && errno == ENOENT && create) {
 		if (mkdirat(st->fd, domain, 0700) == -1 && errno != EEXIST) {
-			errf(err, errlen, "%s/%s: %s", st->path, domain,
+			errmsg_set(err, errlen, "%s/%s: %s", st->path, domain,
 			    strerror(errno));
 			return -1;
 		}
 		if (fsync(st->fd) == -1) {
-			errf(err, errlen, "%s: %s", st->path, strerror(errno));
+			errmsg_set(err, errlen, "%s: %s", st->path, strerror(errno));
 			return -1;
 		}
 		fd = openat(st->fd, domain, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd == -1 && errno == ENOENT)
-		errf(err, errlen, "%s: not in the key store %s", domain,
+		errmsg_set(err, errlen, "%s: not in the key store %s", domain,
 		    st->path);
 	else if (fd == -1)
-		errf(err, errlen, "%s/%s: %s", st->path, domain,
+		errmsg_set(err, errlen, "%s/%s: %s", st->path, domain,
 		    strerror(errno));
 	return fd;
 }
@@ -1363,24 +1348,24 @@ store_open(const char *path, int create, char *err, size_t errlen)
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->path = strdup(path)) == NULL) {
 		free(st);
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	st->fd = -1;
 	if (create && make_dirs(path) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if ((st->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (fstat(st->fd, &sb) == -1) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		errf(err, errlen, "%s: mode %04o lets others change the key "
+		errmsg_set(err, errlen, "%s: mode %04o lets others change the key "
 		    "store; run: chmod 700 %s", path,
 		    (unsigned)(sb.st_mode & 07777), path);
 		goto fail;
@@ -1441,7 +1426,7 @@ store_domains(struct store *st, char *err, size_t errlen)
 	    -1 || (dir = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		errf(err, errlen, "%s: %s", st->path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", st->path, strerror(errno));
 		return NULL;
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL)
@@ -1464,7 +1449,7 @@ store_domains(struct store *st, char *err, size_t errlen)
 nomem:
 	closedir(dir);
 	store_domains_free(v);
-	errf(err, errlen, "out of memory");
+	errmsg_set(err, errlen, "out of memory");
 	return NULL;
 }
 
@@ -1723,19 +1708,19 @@ open_keys_dir(struct store_txn *t, char *err, size_t errlen)
 {
 	if (mkdirat(t->dfd, KEYS_DIR, 0700) == 0) {
 		if (fsync(t->dfd) == -1) {
-			errf(err, errlen, "%s/%s: %s", t->st->path, t->domain,
+			errmsg_set(err, errlen, "%s/%s: %s", t->st->path, t->domain,
 			    strerror(errno));
 			return -1;
 		}
 	} else if (errno != EEXIST) {
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    KEYS_DIR, strerror(errno));
 		return -1;
 	}
 	t->kfd = openat(t->dfd, KEYS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (t->kfd == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    KEYS_DIR, strerror(errno));
 		return -1;
 	}
@@ -1754,7 +1739,7 @@ store_begin(struct store *st, const char *domain, int flags,
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->domain = strdup(domain)) == NULL) {
 		free(t);
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return STORE_FAIL;
 	}
 	t->st = st;
@@ -1765,7 +1750,7 @@ store_begin(struct store *st, const char *domain, int flags,
 	t->lockfd = openat(t->dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (t->lockfd == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", st->path, domain, LOCK_FILE,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", st->path, domain, LOCK_FILE,
 		    strerror(errno));
 		goto done;
 	}
@@ -1774,13 +1759,13 @@ store_begin(struct store *st, const char *domain, int flags,
 		    ((flags & STORE_NOWAIT) ? LOCK_NB : 0));
 	} while (r == -1 && errno == EINTR);
 	if (r == -1 && errno == EWOULDBLOCK) {
-		errf(err, errlen, "%s: key store is busy (another writer holds "
+		errmsg_set(err, errlen, "%s: key store is busy (another writer holds "
 		    "%s/%s/%s)", domain, st->path, domain, LOCK_FILE);
 		rc = STORE_BUSY;
 		goto done;
 	}
 	if (r == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", st->path, domain, LOCK_FILE,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", st->path, domain, LOCK_FILE,
 		    strerror(errno));
 		goto done;
 	}
@@ -1833,7 +1818,7 @@ place_key(struct store_txn *t, const struct keys_key *k, const char *id,
 	snprintf(name, sizeof(name), "%s.pem", id);
 	if (linkat(t->kfd, KEY_TMP, t->kfd, name, 0) == -1) {
 		if (errno != EEXIST) {
-			errf(err, errlen, "%s/%s/%s/%s: %s", t->st->path,
+			errmsg_set(err, errlen, "%s/%s/%s/%s: %s", t->st->path,
 			    t->domain, KEYS_DIR, name, strerror(errno));
 			unlinkat(t->kfd, KEY_TMP, 0);
 			return -1;
@@ -1843,7 +1828,7 @@ place_key(struct store_txn *t, const struct keys_key *k, const char *id,
 		old = keys_load(path, err, errlen);
 		if (old == NULL || !keys_same(old, k)) {
 			if (old != NULL)
-				errf(err, errlen, "%s: holds a different key "
+				errmsg_set(err, errlen, "%s: holds a different key "
 				    "than its name says; move it away", path);
 			keys_free(old);
 			unlinkat(t->kfd, KEY_TMP, 0);
@@ -1853,7 +1838,7 @@ place_key(struct store_txn *t, const struct keys_key *k, const char *id,
 	}
 	unlinkat(t->kfd, KEY_TMP, 0);
 	if (fsync(t->kfd) == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    KEYS_DIR, strerror(errno));
 		if (fresh)
 			unlinkat(t->kfd, name, 0);
@@ -1861,7 +1846,7 @@ place_key(struct store_txn *t, const struct keys_key *k, const char *id,
 	}
 	if (fresh && note_added(t, id) == -1) {
 		unlinkat(t->kfd, name, 0);
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -1875,7 +1860,7 @@ journal_new_key(struct store_txn *t, const struct keys_key *k,
 	struct store_key	*rec;
 
 	if ((rec = key_append(t->d)) == NULL) {
-		errf(err, errlen, "%s: too many keys (at most %d)", t->domain,
+		errmsg_set(err, errlen, "%s: too many keys (at most %d)", t->domain,
 		    STORE_KEYS_MAX);
 		return -1;
 	}
@@ -1886,7 +1871,7 @@ journal_new_key(struct store_txn *t, const struct keys_key *k,
 	rec->entered[STORE_GENERATED] = now;
 	if ((rec->selector = strdup(selector)) == NULL) {
 		t->d->nkeys--;
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -1897,16 +1882,16 @@ check_new_key(struct store_txn *t, const char *selector, time_t now,
     char *err, size_t errlen)
 {
 	if (store_selector_valid(selector) == -1) {
-		errf(err, errlen, "\"%s\" is not a valid selector (lower-case "
+		errmsg_set(err, errlen, "\"%s\" is not a valid selector (lower-case "
 		    "letters, digits, '-' and dots)", selector);
 		return -1;
 	}
 	if (now <= 0) {
-		errf(err, errlen, "invalid time");
+		errmsg_set(err, errlen, "invalid time");
 		return -1;
 	}
 	if (t->d->nkeys >= STORE_KEYS_MAX) {
-		errf(err, errlen, "%s: too many keys (at most %d)", t->domain,
+		errmsg_set(err, errlen, "%s: too many keys (at most %d)", t->domain,
 		    STORE_KEYS_MAX);
 		return -1;
 	}
@@ -1934,17 +1919,17 @@ store_txn_add_key(struct store_txn *t, const struct keys_key *k,
 	if (check_new_key(t, selector, now, err, errlen) == -1)
 		return -1;
 	if (keys_id(k, id) == -1) {
-		errf(err, errlen, "cannot compute the key id");
+		errmsg_set(err, errlen, "cannot compute the key id");
 		return -1;
 	}
 	if ((have = find_key(t->d, id)) != NULL) {
-		errf(err, errlen, "%s: key %s is already in the store "
+		errmsg_set(err, errlen, "%s: key %s is already in the store "
 		    "(selector %s, %s)", t->domain, id, have->selector,
 		    state_names[have->state]);
 		return -1;
 	}
 	if (key_tmp_path(t, tmp, sizeof(tmp)) == -1) {
-		errf(err, errlen, "%s: path too long", t->st->path);
+		errmsg_set(err, errlen, "%s: path too long", t->st->path);
 		return -1;
 	}
 	unlinkat(t->kfd, KEY_TMP, 0);
@@ -1966,14 +1951,14 @@ store_txn_generate(struct store_txn *t, enum keys_alg alg, unsigned bits,
 	if (check_new_key(t, selector, now, err, errlen) == -1)
 		return -1;
 	if (key_tmp_path(t, tmp, sizeof(tmp)) == -1) {
-		errf(err, errlen, "%s: path too long", t->st->path);
+		errmsg_set(err, errlen, "%s: path too long", t->st->path);
 		return -1;
 	}
 	unlinkat(t->kfd, KEY_TMP, 0);
 	if (keys_generate(alg, bits, tmp, &k, err, errlen) == -1)
 		return -1;
 	if (keys_id(k, id) == -1) {
-		errf(err, errlen, "cannot compute the key id");
+		errmsg_set(err, errlen, "cannot compute the key id");
 		unlinkat(t->kfd, KEY_TMP, 0);
 		goto done;
 	}
@@ -1992,7 +1977,7 @@ txn_key(struct store_txn *t, const char *id, char *err, size_t errlen)
 	struct store_key	*k;
 
 	if ((k = find_key(t->d, id)) == NULL)
-		errf(err, errlen, "%s: no key %s in the store", t->domain, id);
+		errmsg_set(err, errlen, "%s: no key %s in the store", t->domain, id);
 	return k;
 }
 
@@ -2005,16 +1990,16 @@ store_txn_set_state(struct store_txn *t, const char *id,
 	if ((k = txn_key(t, id, err, errlen)) == NULL)
 		return -1;
 	if ((unsigned)state >= STORE_NSTATES || now <= 0) {
-		errf(err, errlen, "invalid state or time");
+		errmsg_set(err, errlen, "invalid state or time");
 		return -1;
 	}
 	if (state == STORE_DESTROYED) {
-		errf(err, errlen, "%s: a key is destroyed with "
+		errmsg_set(err, errlen, "%s: a key is destroyed with "
 		    "store_txn_destroy, which removes its file", id);
 		return -1;
 	}
 	if (k->state == STORE_DESTROYED) {
-		errf(err, errlen, "key %s is destroyed; its file is gone", id);
+		errmsg_set(err, errlen, "key %s is destroyed; its file is gone", id);
 		return -1;
 	}
 	k->state = state;
@@ -2029,24 +2014,24 @@ store_txn_set_selector(struct store_txn *t, const char *selector,
 	struct store_key	*k;
 
 	if (store_selector_valid(selector) == -1) {
-		errf(err, errlen, "\"%s\" is not a valid selector", selector);
+		errmsg_set(err, errlen, "\"%s\" is not a valid selector", selector);
 		return -1;
 	}
 	if (id != NULL) {
 		if ((k = txn_key(t, id, err, errlen)) == NULL)
 			return -1;
 		if (strcmp(k->selector, selector) != 0) {
-			errf(err, errlen, "key %s was made for selector %s, "
+			errmsg_set(err, errlen, "key %s was made for selector %s, "
 			    "not %s", id, k->selector, selector);
 			return -1;
 		}
 		if (k->state == STORE_DESTROYED) {
-			errf(err, errlen, "key %s is destroyed", id);
+			errmsg_set(err, errlen, "key %s is destroyed", id);
 			return -1;
 		}
 	}
 	if (sel_set(t->d, selector, id) == -1) {
-		errf(err, errlen, "%s: too many selectors (at most %d)",
+		errmsg_set(err, errlen, "%s: too many selectors (at most %d)",
 		    t->domain, STORE_SELECTORS_MAX);
 		return -1;
 	}
@@ -2064,7 +2049,7 @@ store_txn_set_key_attr(struct store_txn *t, const char *id,
 	if (attr_name_valid(name) == -1 ||
 	    (value != NULL && attr_value_valid(value) == -1) ||
 	    attrs_set(&k->attrs, name, value) == -1) {
-		errf(err, errlen, "key %s: cannot set attribute \"%s\"", id,
+		errmsg_set(err, errlen, "key %s: cannot set attribute \"%s\"", id,
 		    name);
 		return -1;
 	}
@@ -2078,7 +2063,7 @@ store_txn_set_domain_attr(struct store_txn *t, const char *name,
 	if (attr_name_valid(name) == -1 ||
 	    (value != NULL && attr_value_valid(value) == -1) ||
 	    attrs_set(&t->d->attrs, name, value) == -1) {
-		errf(err, errlen, "%s: cannot set attribute \"%s\"", t->domain,
+		errmsg_set(err, errlen, "%s: cannot set attribute \"%s\"", t->domain,
 		    name);
 		return -1;
 	}
@@ -2097,23 +2082,23 @@ store_txn_destroy(struct store_txn *t, const char *id, time_t now, char *err,
 		return -1;
 	for (i = 0; i < t->d->nsels; i++) {
 		if (strcmp(t->d->sels[i].id, id) == 0) {
-			errf(err, errlen, "key %s is still selector %s's key",
+			errmsg_set(err, errlen, "key %s is still selector %s's key",
 			    id, t->d->sels[i].selector);
 			return -1;
 		}
 	}
 	if (now <= 0) {
-		errf(err, errlen, "invalid time");
+		errmsg_set(err, errlen, "invalid time");
 		return -1;
 	}
 	snprintf(name, sizeof(name), "%s.pem", id);
 	if (unlinkat(t->kfd, name, 0) == -1 && errno != ENOENT) {
-		errf(err, errlen, "%s/%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s/%s: %s", t->st->path, t->domain,
 		    KEYS_DIR, name, strerror(errno));
 		return -1;
 	}
 	if (fsync(t->kfd) == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    KEYS_DIR, strerror(errno));
 		return -1;
 	}
@@ -2149,14 +2134,14 @@ store_commit(struct store_txn *t, time_t now, char *err, size_t errlen)
 	snprintf(file, sizeof(file), "%s/%s/%s", t->st->path, t->domain,
 	    STORE_JOURNAL);
 	if (now <= 0) {
-		errf(err, errlen, "invalid time");
+		errmsg_set(err, errlen, "invalid time");
 		goto done;
 	}
 	t->d->generation++;
 	t->d->last_write = now;
 	if ((b = buf_new(STORE_JOURNAL_MAX)) == NULL ||
 	    serialize(t->d, b) == -1) {
-		errf(err, errlen, "%s: cannot encode the journal", file);
+		errmsg_set(err, errlen, "%s: cannot encode the journal", file);
 		goto done;
 	}
 	unlinkat(t->dfd, JOURNAL_TMP, 0);
@@ -2164,24 +2149,24 @@ store_commit(struct store_txn *t, time_t now, char *err, size_t errlen)
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1 || fchmod(fd, 0600) == -1 ||
 	    write_all(fd, buf_data(b), buf_len(b)) == -1 || fsync(fd) == -1) {
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    JOURNAL_TMP, strerror(errno));
 		goto done;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		errf(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
+		errmsg_set(err, errlen, "%s/%s/%s: %s", t->st->path, t->domain,
 		    JOURNAL_TMP, strerror(errno));
 		goto done;
 	}
 	fd = -1;
 	if (renameat(t->dfd, JOURNAL_TMP, t->dfd, STORE_JOURNAL) == -1) {
-		errf(err, errlen, "%s: %s", file, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", file, strerror(errno));
 		goto done;
 	}
 	renamed = 1;
 	if (fsync(t->dfd) == -1) {
-		errf(err, errlen, "%s: cannot sync its directory: %s", file,
+		errmsg_set(err, errlen, "%s: cannot sync its directory: %s", file,
 		    strerror(errno));
 		goto done;
 	}
@@ -2262,19 +2247,19 @@ load_checked(struct store *st, const char *domain, const struct store_key *k,
 	char		 path[PATH_MAX], id[KEYS_ID_LEN + 1];
 
 	if (store_key_file(st, domain, k->id, path, sizeof(path)) == -1) {
-		errf(err, errlen, "%s: path too long", st->path);
+		errmsg_set(err, errlen, "%s: path too long", st->path);
 		return NULL;
 	}
 	if ((key = keys_load(path, err, errlen)) == NULL)
 		return NULL;
 	if (keys_id(key, id) == -1 || strcmp(id, k->id) != 0) {
-		errf(err, errlen, "%s: holds key %s, not the key its name and "
+		errmsg_set(err, errlen, "%s: holds key %s, not the key its name and "
 		    "the journal say", path, id);
 		keys_free(key);
 		return NULL;
 	}
 	if (keys_alg(key) != k->alg || keys_bits(key) != k->bits) {
-		errf(err, errlen, "%s: is %s-%u, the journal says %s-%u", path,
+		errmsg_set(err, errlen, "%s: is %s-%u, the journal says %s-%u", path,
 		    keys_alg_k(keys_alg(key)), keys_bits(key),
 		    keys_alg_k(k->alg), k->bits);
 		keys_free(key);
@@ -2302,7 +2287,7 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 	    NULL)) {
 		free(ks);
 		ks = NULL;
-		errf(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	ks->generation = d->generation;
@@ -2313,7 +2298,7 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 		if ((key = load_checked(st, domain, k, kerr, sizeof(kerr))) ==
 		    NULL) {
 			if (ks->failures++ == 0)
-				errf(err, errlen, "%s", kerr);
+				errmsg_set(err, errlen, "%s", kerr);
 			continue;
 		}
 		e = &ks->v[ks->n];
@@ -2321,7 +2306,7 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 			keys_free(key);
 			store_keyset_free(ks);
 			ks = NULL;
-			errf(err, errlen, "out of memory");
+			errmsg_set(err, errlen, "out of memory");
 			goto done;
 		}
 		memcpy(e->id, k->id, sizeof(e->id));

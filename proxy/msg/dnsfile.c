@@ -14,6 +14,7 @@
 
 #include "proxy/msg/buf.h"
 #include "proxy/msg/dnsfile.h"
+#include "proxy/msg/errmsg.h"
 #include "proxy/msg/verify.h"
 
 struct dnsrec {
@@ -37,22 +38,6 @@ static int
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Lower case, one trailing dot dropped. */
@@ -232,37 +217,37 @@ parse_line(struct dnsfile *df, const uint8_t *p, size_t len, size_t lineno,
 	size_t		 i;
 
 	if (df->n == DNSFILE_RECORDS_MAX) {
-		set_err(err, errlen, "%zu: too many records", lineno);
+		errmsg_set(err, errlen, "%zu: too many records", lineno);
 		return -1;
 	}
 	if (grow(df) == -1 || (r.name = buf_new(0)) == NULL ||
 	    (r.value = buf_new(0)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	for (i = 0; i < len && !is_space(p[i]); i++)
 		;
 	if (append_name(r.name, p, i) == -1) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	while (i < len && is_space(p[i]))
 		i++;
 	if (strip_rr_syntax(p, &i, &len) == -1) {
-		set_err(err, errlen, "%zu: unbalanced parentheses", lineno);
+		errmsg_set(err, errlen, "%zu: unbalanced parentheses", lineno);
 		goto done;
 	}
 	if (i == len) {
-		set_err(err, errlen, "%zu: name without a value", lineno);
+		errmsg_set(err, errlen, "%zu: name without a value", lineno);
 		goto done;
 	}
 	if (parse_value(&r, p + i, len - i) == -1) {
-		set_err(err, errlen, "%zu: malformed quoted string", lineno);
+		errmsg_set(err, errlen, "%zu: malformed quoted string", lineno);
 		goto done;
 	}
 	/* Several TXT records at one name give undefined results (3.6.2.2). */
 	if (find(df, buf_data(r.name), buf_len(r.name)) != NULL) {
-		set_err(err, errlen, "%zu: name listed twice", lineno);
+		errmsg_set(err, errlen, "%zu: name listed twice", lineno);
 		goto done;
 	}
 	df->rec[df->n++] = r;
@@ -280,7 +265,7 @@ dnsfile_parse(const uint8_t *p, size_t len, char *err, size_t errlen)
 	size_t		 pos = 0, eol, end, start, lineno = 0;
 
 	if ((df = calloc(1, sizeof(*df))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	while (pos < len) {
@@ -295,7 +280,7 @@ dnsfile_parse(const uint8_t *p, size_t len, char *err, size_t errlen)
 		if (start == end || p[start] == '#')
 			continue;
 		if (memchr(p + start, '\0', end - start) != NULL) {
-			set_err(err, errlen, "%zu: NUL byte", lineno);
+			errmsg_set(err, errlen, "%zu: NUL byte", lineno);
 			goto fail;
 		}
 		if (parse_line(df, p + start, end - start, lineno, err,
@@ -318,22 +303,22 @@ dnsfile_load(const char *path, char *err, size_t errlen)
 	size_t		 n;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if ((b = buf_new(DNSFILE_SIZE_MAX)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto done;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (buf_append(b, chunk, n) == -1) {
-			set_err(err, errlen, "%s: larger than %d octets", path,
+			errmsg_set(err, errlen, "%s: larger than %d octets", path,
 			    DNSFILE_SIZE_MAX);
 			goto done;
 		}
 	}
 	if (ferror(f)) {
-		set_err(err, errlen, "%s: read error", path);
+		errmsg_set(err, errlen, "%s: read error", path);
 		goto done;
 	}
 	df = dnsfile_parse(buf_data(b), buf_len(b), err, errlen);
