@@ -25,6 +25,7 @@
 #include "proxy/msg/dkim.h"
 #include "proxy/msg/hash.h"
 #include "proxy/msg/hdr.h"
+#include "tools/arc_cmd.h"
 #include "tools/ctl.h"
 #include "tools/msgfile.h"
 
@@ -399,10 +400,8 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (arc) {
-		ctl_err("sign: ARC not built yet");
-		return CTL_USAGE;
-	}
+	if (arc)
+		return arc_cmd_sign(argc, argv);
 	if (config) {
 		ctl_err("sign: --config not yet");
 		return CTL_USAGE;

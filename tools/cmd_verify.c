@@ -24,6 +24,7 @@
 #include "proxy/msg/hash.h"
 #include "proxy/msg/hdr.h"
 #include "proxy/msg/verify.h"
+#include "tools/arc_cmd.h"
 #include "tools/ctl.h"
 #include "tools/msgfile.h"
 
@@ -270,10 +271,8 @@ verify_run(struct ctl *ctl, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (arc) {
-		ctl_err("verify: ARC not built yet");
-		return CTL_USAGE;
-	}
+	if (arc)
+		return arc_cmd_verify(argc, argv);
 	if (optind < argc) {
 		ctl_err("verify: unexpected argument: %s", argv[optind]);
 		return CTL_USAGE;
