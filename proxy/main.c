@@ -687,6 +687,7 @@ main(int argc, char **argv)
 	struct timeval		 poll_tv = { STORE_POLL_S, 0 };
 	unsigned int		 i, ncpu;
 	int			 ch, foreground = 0, test = 0, left;
+	sigset_t		 ctlsigs;
 
 	while ((ch = getopt_long(argc, argv, "c:ft", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -710,6 +711,17 @@ main(int argc, char **argv)
 		usage();
 	if (test && !g.demo)
 		return config_check(g.config_path, stdout, stderr) == 0 ? 0 : 1;
+
+	/*
+	 * The listeners accept before the signal events exist; a HUP or TERM
+	 * in that window would take the default action and kill us.  Hold
+	 * them until libevent's handlers are in place (below).
+	 */
+	sigemptyset(&ctlsigs);
+	sigaddset(&ctlsigs, SIGHUP);
+	sigaddset(&ctlsigs, SIGTERM);
+	sigaddset(&ctlsigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &ctlsigs, NULL);
 
 	log_init("signetd", 1, LOG_INFO);
 	if ((errs = buf_new(ERRBUF_MAX)) == NULL)
@@ -794,6 +806,9 @@ main(int argc, char **argv)
 	}
 	if ((g.workers = calloc(g.nworkers, sizeof(*g.workers))) == NULL)
 		return 1;
+	/* Workers block every signal themselves; the main thread now takes
+	 * the held ones through the event base. */
+	pthread_sigmask(SIG_UNBLOCK, &ctlsigs, NULL);
 	for (i = 0; i < g.nworkers; i++) {
 		if (worker_start(&g.workers[i]) == -1) {
 			fprintf(stderr, "signetd: cannot start worker: %s\n",

@@ -199,8 +199,9 @@ class SignCli(unittest.TestCase):
         shutil.copy(self.rsa, group_readable)
         os.chmod(group_readable, 0o640)
         cases = [
-            ("--arc", ["--arc", "--key", self.ed_key, "--authserv-id", "x"],
-             2, "ARC not built yet"),
+            ("--arc with an Ed25519 key",
+             ["--arc", "--key", self.ed_key, "--authserv-id", "x"],
+             1, "rsa-sha256 only"),
             ("--config", ["--config", "/etc/signet/signet.yaml"], 2,
              "not yet"),
             ("no --key", [], 2, "--key"),
@@ -236,10 +237,11 @@ class VerifyCli(unittest.TestCase):
         self.assertEqual(p.stdout, b"")
         self.assertIn(b"no signatures", p.stderr)
 
-    def test_arc_not_built(self):
-        p = signetctl("verify", "--arc", stdin=crlf(MSG))
-        self.assertEqual(p.returncode, 2)
-        self.assertIn(b"ARC not built yet", p.stderr)
+    def test_arc_without_sets(self):
+        # A chain that is not there does not pass (RFC 8617 cv=none).
+        p = signetctl("verify", "--arc", "--dns-file", DNS, stdin=crlf(MSG))
+        self.assertEqual(p.returncode, 1)
+        self.assertTrue(p.stdout.startswith(b"arc none"), p.stdout)
 
     def test_rfc8463_signed(self):
         with open(os.path.join(RFC8463, "signed.eml"), "rb") as f:
