@@ -30,18 +30,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <ldns/ldns.h>
-
 #include "keys/signer.h"
 #include "proxy/msg/addr.h"
 #include "proxy/msg/arc.h"
 #include "proxy/msg/buf.h"
-#include "proxy/msg/dnsfile.h"
 #include "proxy/msg/hash.h"
 #include "proxy/msg/hdr.h"
 #include "proxy/msg/verify.h"
 #include "tools/arc_cmd.h"
 #include "tools/ctl.h"
+#include "tools/dnslookup.h"
 #include "tools/msgfile.h"
 
 #define ARC_CMD_OUT_MAX		200	/* tag octets shown (RS-04) */
@@ -57,13 +55,6 @@ struct arc_opts {
 	const char	*dnsfile;
 	const char	*headers;
 	int64_t		 time;
-};
-
-/* Key records: from the file, or from DNS. */
-struct lookup {
-	struct dnsfile	*df;
-	ldns_resolver	*res;
-	struct buf	*txt;
 };
 
 /* One message in memory, parsed. */
@@ -192,103 +183,6 @@ usage:
 	return CTL_USAGE;
 }
 
-static int
-lookup_open(struct lookup *l, const struct arc_opts *o)
-{
-	char	err[256];
-
-	memset(l, 0, sizeof(*l));
-	if ((l->txt = buf_new(VERIFY_KEY_TXT_MAX)) == NULL) {
-		ctl_err("%s: out of memory", o->cmd);
-		return -1;
-	}
-	if (o->dnsfile != NULL) {
-		if ((l->df = dnsfile_load(o->dnsfile, err, sizeof(err))) ==
-		    NULL) {
-			/* Parse errors start with a line number. */
-			if (err[0] >= '0' && err[0] <= '9')
-				ctl_err("%s: %s:%s", o->cmd, o->dnsfile, err);
-			else
-				ctl_err("%s: %s", o->cmd, err);
-			return -1;
-		}
-	} else if (ldns_resolver_new_frm_file(&l->res, NULL) !=
-	    LDNS_STATUS_OK)
-		l->res = NULL;	/* every lookup is then a DNS error */
-	return 0;
-}
-
-static void
-lookup_close(struct lookup *l)
-{
-	if (l->res != NULL)
-		ldns_resolver_deep_free(l->res);
-	dnsfile_free(l->df);
-	buf_free(l->txt);
-}
-
-/* The TXT record at name, its strings joined, into l->txt. */
-static enum verify_dns
-live_lookup(struct lookup *l, struct buf *name)
-{
-	ldns_rdf		*dname = NULL;
-	ldns_pkt		*pkt = NULL;
-	ldns_rr_list		*rrs = NULL;
-	ldns_rr			*rr;
-	const uint8_t		*d;
-	enum verify_dns		 ans = VERIFY_DNS_ERROR;
-	size_t			 i, sz;
-
-	if (l->res == NULL || buf_cstr(name) == NULL ||
-	    (dname = ldns_dname_new_frm_str(buf_cstr(name))) == NULL)
-		goto done;
-	if (ldns_resolver_query_status(&pkt, l->res, dname, LDNS_RR_TYPE_TXT,
-	    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK || pkt == NULL)
-		goto done;
-	if (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN) {
-		ans = VERIFY_DNS_NXDOMAIN;
-		goto done;
-	}
-	if (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR)
-		goto done;
-	rrs = ldns_pkt_rr_list_by_type(pkt, LDNS_RR_TYPE_TXT,
-	    LDNS_SECTION_ANSWER);
-	if (rrs == NULL || ldns_rr_list_rr_count(rrs) == 0) {
-		ans = VERIFY_DNS_NXDOMAIN;
-		goto done;
-	}
-	/* Several records at one name are undefined (6376 3.6.2.2): first. */
-	rr = ldns_rr_list_rr(rrs, 0);
-	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
-		d = ldns_rdf_data(ldns_rr_rdf(rr, i));
-		sz = ldns_rdf_size(ldns_rr_rdf(rr, i));
-		if (sz == 0 || (size_t)d[0] + 1 > sz ||
-		    buf_append(l->txt, d + 1, d[0]) == -1)
-			goto done;
-	}
-	ans = VERIFY_DNS_OK;
-done:
-	ldns_rr_list_deep_free(rrs);
-	ldns_pkt_free(pkt);
-	ldns_rdf_deep_free(dname);
-	return ans;
-}
-
-static enum verify_dns
-lookup(struct lookup *l, struct buf *name, const uint8_t **txt, size_t *len)
-{
-	enum verify_dns	ans;
-
-	if (l->df != NULL)
-		return dnsfile_lookup(l->df, buf_data(name), buf_len(name),
-		    txt, len);
-	buf_reset(l->txt);
-	ans = live_lookup(l, name);
-	*txt = buf_data(l->txt);
-	*len = buf_len(l->txt);
-	return ans;
-}
-
 static void
 message_free(struct message *m)
 {
@@ -356,16 +250,16 @@ delete_ours(struct message *m, const struct arc_opts *o)
 static int
 validate(struct message *m, const struct arc_opts *o, int dkim)
 {
-	struct lookup	 l;
-	struct buf	*name = NULL;
-	const uint8_t	*txt, *body = (const uint8_t *)"";
-	enum verify_dns	 ans;
-	size_t		 i, tlen, bodylen = 0;
-	int		 opened = 0, rc = -1;
+	struct dnslookup	*l;
+	struct buf		*name = NULL;
+	const uint8_t		*txt, *body = (const uint8_t *)"";
+	enum verify_dns		 ans;
+	size_t			 i, tlen, bodylen = 0;
+	int			 rc = -1;
 
-	if (lookup_open(&l, o) == -1)
-		goto done;
-	opened = 1;
+	/* It has said why it failed; past it, only memory can. */
+	if ((l = dnslookup_open(o->cmd, o->dnsfile)) == NULL)
+		return -1;
 	/* ARC first: its body hash slots must not be crowded out. */
 	if ((m->hb = hash_body_new()) == NULL ||
 	    (m->a = arc_new(m->hl, o->time, m->hb)) == NULL ||
@@ -376,7 +270,7 @@ validate(struct message *m, const struct arc_opts *o, int dkim)
 		buf_reset(name);
 		if (verify_key_name(m->v, i, name) == -1)
 			continue;
-		ans = lookup(&l, name, &txt, &tlen);
+		ans = dnslookup_txt(l, name, &txt, &tlen);
 		if (verify_answer(m->v, i, ans, txt, tlen) == -1)
 			goto done;
 	}
@@ -384,7 +278,7 @@ validate(struct message *m, const struct arc_opts *o, int dkim)
 		buf_reset(name);
 		if (arc_key_name(m->a, i, name) == -1)
 			continue;
-		ans = lookup(&l, name, &txt, &tlen);
+		ans = dnslookup_txt(l, name, &txt, &tlen);
 		if (arc_answer(m->a, i, ans, txt, tlen) == -1)
 			goto done;
 	}
@@ -399,11 +293,10 @@ validate(struct message *m, const struct arc_opts *o, int dkim)
 		goto done;
 	rc = 0;
 done:
-	/* lookup_open() has said why it failed; past it, only memory can. */
-	if (rc == -1 && opened)
+	if (rc == -1)
 		ctl_err("%s: validation failed (out of memory?)", o->cmd);
 	buf_free(name);
-	lookup_close(&l);
+	dnslookup_close(l);
 	return rc;
 }
 

@@ -59,6 +59,8 @@ sign_help(FILE *f)
 "usage: signetctl sign --key DOMAIN:SELECTOR:FILE [--key ...]\n"
 "           [--canon relaxed/relaxed] [--headers LIST] [--time UNIX]\n"
 "           [--expiration SECONDS[smhd]] < in.eml > out.eml\n"
+"       signetctl sign --arc --key DOMAIN:SELECTOR:FILE --authserv-id ID\n"
+"           [--dns-file FILE] [--time UNIX] < in.eml > out.eml\n"
 "  One DKIM-Signature per --key, in order; the first ends up on top.\n"
 "  Input may use LF or CRLF line ends; output is CRLF throughout.\n"
 "  --canon     header/body canonicalization (default relaxed/relaxed)\n"
@@ -67,6 +69,7 @@ sign_help(FILE *f)
 "              oversigned (listed once more than present)\n"
 "  --time      t= (default: now)\n"
 "  --expiration x= is t= plus this (default 5d; 0: no x=)\n"
+"  --arc       add an ARC set instead (RFC 8617; sign --arc --help)\n"
 "  Refused: no From, several From fields, a From without a domain, a\n"
 "  NUL octet or bare CR, a header line over 998 octets.\n");
 }
@@ -373,6 +376,7 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 	struct sign_opts	 o;
 	uint64_t		 t;
 	int			 ch, rc = CTL_USAGE, arc = 0, config = 0;
+	int			 help = 0;
 
 	(void)ctl;
 	memset(&o, 0, sizeof(o));
@@ -392,16 +396,20 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 			arc = 1;
 		else if (ch == 'C')
 			config = 1;
-		else if (ch == 'h') {
-			sign_help(stdout);
-			return CTL_OK;
-		} else if (ch == '?') {
+		else if (ch == 'h')
+			help = 1;
+		else if (ch == '?') {
 			sign_help(stderr);
 			return CTL_USAGE;
 		}
 	}
+	/* --help after --arc is the ARC help, which arc_cmd_sign prints. */
 	if (arc)
 		return arc_cmd_sign(argc, argv);
+	if (help) {
+		sign_help(stdout);
+		return CTL_OK;
+	}
 	if (config) {
 		ctl_err("sign: --config not yet");
 		return CTL_USAGE;
@@ -463,6 +471,8 @@ done:
 const struct ctl_cmd ctl_cmd_sign = {
 	"sign",
 	"sign --key DOMAIN:SELECTOR:FILE [--key ...] [--canon C] "
-	    "[--headers LIST] [--time UNIX] < in > out",
+	    "[--headers LIST] [--time UNIX] < in > out | "
+	    "sign --arc --key DOMAIN:SELECTOR:FILE "
+	    "--authserv-id ID [--dns-file FILE] [--time UNIX] < in > out",
 	sign_run,
 };

@@ -25,10 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "proxy/msg/arc.h"
@@ -84,7 +80,7 @@ struct arc_set {
 
 struct arc_key {
 	struct buf		*name;
-	EVP_PKEY		*rsa;
+	struct verify_key	*key;
 	int			 answered;
 	enum verify_result	 result;	/* when the key is unusable */
 	const char		*reason;
@@ -379,7 +375,7 @@ arc_free(struct arc *a)
 		for (k = 0; k < 3; k++)
 			field_clear(&a->set[i].f[k]);
 	for (i = 0; i < a->nkeys; i++) {
-		EVP_PKEY_free(a->key[i].rsa);
+		verify_key_free(a->key[i].key);
 		buf_free(a->key[i].name);
 	}
 	free(a);
@@ -861,52 +857,6 @@ arc_key_name(const struct arc *a, size_t k, struct buf *out)
 	    buf_len(a->key[k].name));
 }
 
-/* p= of k=rsa: SubjectPublicKeyInfo DER, or a bare RSAPublicKey. */
-static EVP_PKEY *
-rsa_key(const struct buf *der)
-{
-	const unsigned char	*p;
-	EVP_PKEY		*k;
-
-	p = buf_data(der);
-	k = d2i_PUBKEY(NULL, &p, (long)buf_len(der));
-	if (k == NULL || p != buf_data(der) + buf_len(der)) {
-		EVP_PKEY_free(k);
-		p = buf_data(der);
-		k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)buf_len(der));
-		if (k != NULL && p != buf_data(der) + buf_len(der)) {
-			EVP_PKEY_free(k);
-			k = NULL;
-		}
-	}
-	ERR_clear_error();
-	if (k != NULL && EVP_PKEY_get_id(k) != EVP_PKEY_RSA) {
-		EVP_PKEY_free(k);
-		k = NULL;
-	}
-	return k;
-}
-
-/* Does a colon-separated list (with FWS) hold word, case-insensitive? */
-static int
-list_has(const uint8_t *p, size_t len, const char *word)
-{
-	size_t	i = 0, s, e;
-
-	while (i <= len) {
-		while (i < len && is_fws_octet(p[i]))
-			i++;
-		for (s = i; i < len && p[i] != ':'; i++)
-			;
-		for (e = i; e > s && is_fws_octet(p[e - 1]); e--)
-			;
-		if (eq_nocase(p + s, e - s, word))
-			return 1;
-		i++;
-	}
-	return 0;
-}
-
 static void
 key_unusable(struct arc_key *k, enum verify_result r, const char *reason)
 {
@@ -915,75 +865,15 @@ key_unusable(struct arc_key *k, enum verify_result r, const char *reason)
 }
 
 /*
- * Key record checks (RFC 6376 3.6.1 as RFC 8617 4.1.2 and 4.1.3 use
- * them): an RSA key of at least VERIFY_RSA_MIN_BITS.  t= flags are not
- * consulted: t=s compares DKIM's i= identity, which ARC does not have.
- * -1 for memory only.
+ * Key records as RFC 8617 4.1.2 and 4.1.3 use them: RSA only, and t=
+ * not consulted, because t=s compares DKIM's i=, which ARC does not have.
  */
-static int
-check_key(struct arc_key *k, const struct dkim_tags *kt)
-{
-	struct buf	*pk = NULL;
-	const uint8_t	*p;
-	size_t		 len;
-	long		 vi;
-	int		 rc = -1;
-
-	if ((vi = dkim_tags_find(kt, "v")) > 0 || (vi == 0 &&
-	    (p = dkim_tags_get(kt, "v", &len)) != NULL &&
-	    !(len == 5 && memcmp(p, "DKIM1", 5) == 0))) {
-		key_unusable(k, VERIFY_PERMERROR, "key record v= is not DKIM1");
-		return 0;
-	}
-	if ((p = dkim_tags_get(kt, "h", &len)) != NULL &&
-	    !list_has(p, len, "sha256")) {
-		key_unusable(k, VERIFY_PERMERROR, "key h= excludes sha256");
-		return 0;
-	}
-	if ((p = dkim_tags_get(kt, "k", &len)) != NULL &&
-	    !eq_nocase(p, len, "rsa")) {
-		key_unusable(k, VERIFY_PERMERROR, "key type is not rsa");
-		return 0;
-	}
-	if ((p = dkim_tags_get(kt, "s", &len)) != NULL &&
-	    !list_has(p, len, "*") && !list_has(p, len, "email")) {
-		key_unusable(k, VERIFY_PERMERROR, "key not for email (s=)");
-		return 0;
-	}
-	if ((p = dkim_tags_get(kt, "p", &len)) == NULL) {
-		key_unusable(k, VERIFY_PERMERROR, "key record has no p=");
-		return 0;
-	}
-	if (len == 0) {
-		key_unusable(k, VERIFY_PERMERROR, "key revoked");
-		return 0;
-	}
-	if ((pk = buf_new(VERIFY_KEY_TXT_MAX)) == NULL)
-		goto done;
-	rc = 0;
-	if (dkim_base64_decode(p, len, pk) == -1)
-		key_unusable(k, VERIFY_PERMERROR, "malformed key p=");
-	else if ((k->rsa = rsa_key(pk)) == NULL)
-		key_unusable(k, VERIFY_PERMERROR, "malformed RSA key");
-	else if (EVP_PKEY_get_bits(k->rsa) < VERIFY_RSA_MIN_BITS) {
-		EVP_PKEY_free(k->rsa);
-		k->rsa = NULL;
-		key_unusable(k, VERIFY_FAIL,
-		    "RSA key under 1024 bits (RFC 8301)");
-	}
-done:
-	buf_free(pk);
-	return rc;
-}
-
 int
 arc_answer(struct arc *a, size_t k, enum verify_dns dns, const uint8_t *txt,
     size_t len)
 {
-	struct dkim_tags	*kt = NULL;
+	static const struct verify_keyreq req = { VERIFY_KEY_RSA, 1, 0 };
 	struct arc_key		*key;
-	enum dkim_tags_err	 e;
-	int			 rc;
 
 	if (k >= a->nkeys)
 		return -1;
@@ -1005,44 +895,12 @@ arc_answer(struct arc *a, size_t k, enum verify_dns dns, const uint8_t *txt,
 		key_unusable(key, VERIFY_PERMERROR, "malformed key record");
 		return 0;
 	}
-	if (len > VERIFY_KEY_TXT_MAX) {
-		key_unusable(key, VERIFY_PERMERROR, "key record too large");
-		return 0;
-	}
-	e = dkim_tags_parse(txt, len, &kt, NULL);
-	if (e == DKIM_TAGS_NOMEM) {
+	if (verify_key_parse(txt, len, &req, &key->key, &key->result,
+	    &key->reason) == -1) {
 		key->answered = 0;
 		return -1;
 	}
-	if (e != DKIM_TAGS_OK) {
-		key_unusable(key, VERIFY_PERMERROR, "malformed key record");
-		return 0;
-	}
-	rc = check_key(key, kt);
-	dkim_tags_free(kt);
-	return rc;
-}
-
-/* RSASSA-PKCS1-v1_5 over the digest: 1 good, 0 bad, -1 error. */
-static int
-rsa_verify(EVP_PKEY *k, const uint8_t *digest, const struct buf *sig)
-{
-	EVP_PKEY_CTX	*ctx;
-	int		 r, rc = -1;
-
-	if ((ctx = EVP_PKEY_CTX_new(k, NULL)) == NULL)
-		goto done;
-	if (EVP_PKEY_verify_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
-		goto done;
-	r = EVP_PKEY_verify(ctx, buf_data(sig), buf_len(sig), digest,
-	    HASH_SHA256_LEN);
-	rc = r == 1 ? 1 : 0;
-done:
-	EVP_PKEY_CTX_free(ctx);
-	ERR_clear_error();
-	return rc;
+	return 0;
 }
 
 /* The field with its b= value (and the FWS around it) left out. */
@@ -1084,7 +942,7 @@ usable_key(struct arc *a, struct arc_field *f)
 		decide(f, VERIFY_TEMPERROR, "no key answer");
 		return 0;
 	}
-	if (k->rsa == NULL) {
+	if (k->key == NULL) {
 		decide(f, k->result, k->reason);
 		return 0;
 	}
@@ -1134,7 +992,8 @@ verify_ams(struct arc *a, struct arc_field *f)
 	    buf_len(f->h), buf_data(field), buf_len(field), data) == -1)
 		goto done;
 	if (hash_sha256(buf_data(data), buf_len(data), digest) == -1 ||
-	    (ok = rsa_verify(a->key[f->key].rsa, digest, f->b)) == -1)
+	    (ok = verify_key_check(a->key[f->key].key, digest,
+	    buf_data(f->b), buf_len(f->b))) == -1)
 		goto done;
 	decide_sig(f, ok);
 	rc = 0;
@@ -1175,7 +1034,8 @@ verify_as(struct arc *a, unsigned inst)
 		goto done;
 	chop_crlf(data);
 	if (hash_sha256(buf_data(data), buf_len(data), digest) == -1 ||
-	    (ok = rsa_verify(a->key[f->key].rsa, digest, f->b)) == -1)
+	    (ok = verify_key_check(a->key[f->key].key, digest,
+	    buf_data(f->b), buf_len(f->b))) == -1)
 		goto done;
 	decide_sig(f, ok);
 	rc = 0;

@@ -9,6 +9,8 @@
  * results need no allocation.  The hdr_list and the hash_body are the
  * caller's; keys parsed from answers are freed with the verify.  l= is
  * honoured because we verify others' signatures (we never emit it).
+ * The key record parser and the signature check (verify_key_*) serve
+ * arc.c as well, so DKIM and ARC judge a key record alike.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +54,13 @@ struct vsig {
 	size_t			 hlen;
 	struct buf		*bh, *b;	/* decoded */
 	struct buf		*idomain;	/* the domain of i= */
+	struct verify_key	*key;
+};
+
+struct verify_key {
+	enum verify_keytype	 type;
 	EVP_PKEY		*rsa;
 	uint8_t			 ed[ED25519_KEY_LEN];
-	int			 have_key;
 };
 
 struct verify {
@@ -440,7 +446,7 @@ verify_free(struct verify *v)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->n && i < VERIFY_SIGS_MAX; i++) {
-		EVP_PKEY_free(v->sig[i].rsa);
+		verify_key_free(v->sig[i].key);
 		buf_free(v->sig[i].idomain);
 		buf_free(v->sig[i].b);
 		buf_free(v->sig[i].bh);
@@ -465,7 +471,7 @@ verify_key_name(const struct verify *v, size_t i, struct buf *out)
 	if (i >= v->n || i >= VERIFY_SIGS_MAX)
 		return -1;
 	s = &v->sig[i];
-	if (s->result != VERIFY_NONE || s->have_key)
+	if (s->result != VERIFY_NONE || s->key != NULL)
 		return -1;
 	d = dkim_tags_get(s->tags, "d", &dlen);
 	sel = dkim_tags_get(s->tags, "s", &slen);
@@ -502,112 +508,210 @@ rsa_key(const struct buf *der)
 	return k;
 }
 
+/*
+ * k= against what the caller can use (RFC 6376 3.6.1, RFC 8463 4); NULL
+ * when it fits, else the reason.
+ */
+static const char *
+key_type_refused(const struct dkim_tags *kt, const struct verify_keyreq *req,
+    enum verify_keytype *type)
+{
+	const uint8_t	*p;
+	size_t		 len;
+
+	*type = VERIFY_KEY_RSA;
+	if ((p = dkim_tags_get(kt, "k", &len)) != NULL) {
+		if (eq_nocase(p, len, "ed25519"))
+			*type = VERIFY_KEY_ED25519;
+		else if (!eq_nocase(p, len, "rsa"))
+			return req->rsa_only ? "key type is not rsa" :
+			    "unsupported key type";
+	}
+	if (*type != req->type)
+		return req->rsa_only ? "key type is not rsa" :
+		    "key type does not match a=";
+	return NULL;
+}
+
 /* Key record checks (RFC 6376 3.6.1, 6.1.2); -1 for memory only. */
 static int
-check_key(struct vsig *s, const struct dkim_tags *kt)
+check_key(const struct dkim_tags *kt, const struct verify_keyreq *req,
+    struct verify_key *k, enum verify_result *r, const char **reason)
 {
 	struct buf	*pk = NULL;
-	const uint8_t	*p, *d;
-	size_t		 len, dlen;
+	const uint8_t	*p;
+	size_t		 len;
 	long		 vi;
-	int		 ed, rc = -1;
+	int		 rc = -1;
 
+	*r = VERIFY_PERMERROR;
 	if ((vi = dkim_tags_find(kt, "v")) > 0 || (vi == 0 &&
 	    (p = dkim_tags_get(kt, "v", &len)) != NULL &&
 	    !(len == 5 && memcmp(p, "DKIM1", 5) == 0))) {
-		decide(s, VERIFY_PERMERROR, "key record v= is not DKIM1");
+		*reason = "key record v= is not DKIM1";
 		return 0;
 	}
 	if ((p = dkim_tags_get(kt, "h", &len)) != NULL &&
 	    !list_has(p, len, "sha256")) {
-		decide(s, VERIFY_PERMERROR, "key h= excludes sha256");
+		*reason = "key h= excludes sha256";
 		return 0;
 	}
-	ed = 0;
-	if ((p = dkim_tags_get(kt, "k", &len)) != NULL) {
-		if (eq_nocase(p, len, "ed25519"))
-			ed = 1;
-		else if (!eq_nocase(p, len, "rsa")) {
-			decide(s, VERIFY_PERMERROR, "unsupported key type");
-			return 0;
-		}
-	}
-	if (ed != (s->alg == VSIG_ED25519_SHA256)) {
-		decide(s, VERIFY_PERMERROR, "key type does not match a=");
+	if ((*reason = key_type_refused(kt, req, &k->type)) != NULL)
 		return 0;
-	}
 	if ((p = dkim_tags_get(kt, "s", &len)) != NULL &&
 	    !list_has(p, len, "*") && !list_has(p, len, "email")) {
-		decide(s, VERIFY_PERMERROR, "key not for email (s=)");
+		*reason = "key not for email (s=)";
 		return 0;
 	}
-	if ((p = dkim_tags_get(kt, "t", &len)) != NULL &&
+	if (req->subdomain && (p = dkim_tags_get(kt, "t", &len)) != NULL &&
 	    list_has(p, len, "s")) {
-		d = dkim_tags_get(s->tags, "d", &dlen);
-		if (buf_len(s->idomain) != dlen ||
-		    strncasecmp((const char *)buf_data(s->idomain),
-		    (const char *)d, dlen) != 0) {
-			decide(s, VERIFY_PERMERROR,
-			    "key t=s but i= is a subdomain of d=");
-			return 0;
-		}
+		*reason = "key t=s but i= is a subdomain of d=";
+		return 0;
 	}
 	if ((p = dkim_tags_get(kt, "p", &len)) == NULL) {
-		decide(s, VERIFY_PERMERROR, "key record has no p=");
+		*reason = "key record has no p=";
 		return 0;
 	}
 	if (len == 0) {
-		decide(s, VERIFY_PERMERROR, "key revoked");
+		*reason = "key revoked";
 		return 0;
 	}
 	if ((pk = buf_new(VERIFY_KEY_TXT_MAX)) == NULL)
 		goto done;
-	if (dkim_base64_decode(p, len, pk) == -1) {
-		decide(s, VERIFY_PERMERROR, "malformed key p=");
-		rc = 0;
-		goto done;
-	}
-	if (ed) {
-		if (buf_len(pk) != ED25519_KEY_LEN) {
-			decide(s, VERIFY_PERMERROR,
-			    "ed25519 key is not 32 octets");
-			rc = 0;
-			goto done;
-		}
-		memcpy(s->ed, buf_data(pk), ED25519_KEY_LEN);
-	} else {
-		if ((s->rsa = rsa_key(pk)) == NULL) {
-			decide(s, VERIFY_PERMERROR, "malformed RSA key");
-			rc = 0;
-			goto done;
-		}
-		if (EVP_PKEY_get_bits(s->rsa) < VERIFY_RSA_MIN_BITS) {
-			decide(s, VERIFY_FAIL,
-			    "RSA key under 1024 bits (RFC 8301)");
-			rc = 0;
-			goto done;
-		}
-	}
-	s->have_key = 1;
 	rc = 0;
+	if (dkim_base64_decode(p, len, pk) == -1)
+		*reason = "malformed key p=";
+	else if (k->type == VERIFY_KEY_ED25519) {
+		if (buf_len(pk) != ED25519_KEY_LEN)
+			*reason = "ed25519 key is not 32 octets";
+		else
+			memcpy(k->ed, buf_data(pk), ED25519_KEY_LEN);
+	} else if ((k->rsa = rsa_key(pk)) == NULL)
+		*reason = "malformed RSA key";
+	else if (EVP_PKEY_get_bits(k->rsa) < VERIFY_RSA_MIN_BITS) {
+		*r = VERIFY_FAIL;
+		*reason = "RSA key under 1024 bits (RFC 8301)";
+	}
 done:
 	buf_free(pk);
 	return rc;
+}
+
+void
+verify_key_free(struct verify_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->rsa);
+	free(k);
+}
+
+int
+verify_key_parse(const uint8_t *txt, size_t len,
+    const struct verify_keyreq *req, struct verify_key **out,
+    enum verify_result *r, const char **reason)
+{
+	struct dkim_tags	*kt = NULL;
+	struct verify_key	*k = NULL;
+	enum dkim_tags_err	 e;
+	int			 rc = -1;
+
+	*out = NULL;
+	*r = VERIFY_PERMERROR;
+	*reason = NULL;
+	if (len > VERIFY_KEY_TXT_MAX) {
+		*reason = "key record too large";
+		return 0;
+	}
+	e = dkim_tags_parse(txt, len, &kt, NULL);
+	if (e == DKIM_TAGS_NOMEM)
+		return -1;
+	if (e != DKIM_TAGS_OK) {
+		*reason = "malformed key record";
+		return 0;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    check_key(kt, req, k, r, reason) == -1)
+		goto done;
+	if (*reason == NULL) {
+		*r = VERIFY_NONE;
+		*out = k;
+		k = NULL;
+	}
+	rc = 0;
+done:
+	verify_key_free(k);
+	dkim_tags_free(kt);
+	return rc;
+}
+
+/* RSASSA-PKCS1-v1_5 over the digest: 1 good, 0 bad, -1 error. */
+static int
+rsa_verify(EVP_PKEY *k, const uint8_t *digest, const uint8_t *sig,
+    size_t siglen)
+{
+	EVP_PKEY_CTX	*ctx;
+	int		 r, rc = -1;
+
+	if ((ctx = EVP_PKEY_CTX_new(k, NULL)) == NULL)
+		goto done;
+	if (EVP_PKEY_verify_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
+		goto done;
+	r = EVP_PKEY_verify(ctx, sig, siglen, digest, HASH_SHA256_LEN);
+	rc = r == 1 ? 1 : 0;
+done:
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+verify_key_check(const struct verify_key *k, const uint8_t *digest,
+    const uint8_t *sig, size_t siglen)
+{
+	if (k->type == VERIFY_KEY_ED25519)
+		return siglen == ED25519_SIG_LEN &&
+		    crypto_sign_verify_detached(sig, digest, HASH_SHA256_LEN,
+		    k->ed) == 0;
+	return rsa_verify(k->rsa, digest, sig, siglen);
+}
+
+/* The signature's view of its key record. */
+static int
+check_answer(struct vsig *s, const uint8_t *txt, size_t len)
+{
+	struct verify_keyreq	 req;
+	enum verify_result	 r;
+	const char		*reason;
+	const uint8_t		*d;
+	size_t			 dlen;
+
+	d = dkim_tags_get(s->tags, "d", &dlen);
+	req.type = s->alg == VSIG_ED25519_SHA256 ? VERIFY_KEY_ED25519 :
+	    VERIFY_KEY_RSA;
+	req.rsa_only = 0;
+	req.subdomain = buf_len(s->idomain) != dlen ||
+	    strncasecmp((const char *)buf_data(s->idomain), (const char *)d,
+	    dlen) != 0;
+	if (verify_key_parse(txt, len, &req, &s->key, &r, &reason) == -1)
+		return -1;
+	if (s->key == NULL)
+		decide(s, r, reason);
+	return 0;
 }
 
 int
 verify_answer(struct verify *v, size_t i, enum verify_dns dns,
     const uint8_t *txt, size_t len)
 {
-	struct dkim_tags	*kt = NULL;
 	struct vsig		*s;
-	enum dkim_tags_err	 e;
-	int			 rc;
 
 	if (i >= v->n || i >= VERIFY_SIGS_MAX)
 		return -1;
 	s = &v->sig[i];
-	if (s->result != VERIFY_NONE || s->have_key)
+	if (s->result != VERIFY_NONE || s->key != NULL)
 		return 0;
 	switch (dns) {
 	case VERIFY_DNS_NXDOMAIN:
@@ -619,42 +723,7 @@ verify_answer(struct verify *v, size_t i, enum verify_dns dns,
 	case VERIFY_DNS_OK:
 		break;
 	}
-	if (len > VERIFY_KEY_TXT_MAX) {
-		decide(s, VERIFY_PERMERROR, "key record too large");
-		return 0;
-	}
-	e = dkim_tags_parse(txt, len, &kt, NULL);
-	if (e == DKIM_TAGS_NOMEM)
-		return -1;
-	if (e != DKIM_TAGS_OK) {
-		decide(s, VERIFY_PERMERROR, "malformed key record");
-		return 0;
-	}
-	rc = check_key(s, kt);
-	dkim_tags_free(kt);
-	return rc;
-}
-
-/* RSASSA-PKCS1-v1_5 over the digest: 1 good, 0 bad, -1 error. */
-static int
-rsa_verify(EVP_PKEY *k, const uint8_t *digest, const struct buf *sig)
-{
-	EVP_PKEY_CTX	*ctx;
-	int		 r, rc = -1;
-
-	if ((ctx = EVP_PKEY_CTX_new(k, NULL)) == NULL)
-		goto done;
-	if (EVP_PKEY_verify_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
-		goto done;
-	r = EVP_PKEY_verify(ctx, buf_data(sig), buf_len(sig), digest,
-	    HASH_SHA256_LEN);
-	rc = r == 1 ? 1 : 0;
-done:
-	EVP_PKEY_CTX_free(ctx);
-	ERR_clear_error();
-	return rc;
+	return check_answer(s, txt, len);
 }
 
 /* The body hash, then the header signature (6.1.3). */
@@ -691,11 +760,8 @@ check_hashes(struct verify *v, struct vsig *s)
 	    buf_len(field), data) == -1 ||
 	    hash_sha256(buf_data(data), buf_len(data), digest) == -1)
 		goto done;
-	if (s->alg == VSIG_ED25519_SHA256)
-		ok = buf_len(s->b) == ED25519_SIG_LEN &&
-		    crypto_sign_verify_detached(buf_data(s->b), digest,
-		    sizeof(digest), s->ed) == 0;
-	else if ((ok = rsa_verify(s->rsa, digest, s->b)) == -1)
+	if ((ok = verify_key_check(s->key, digest, buf_data(s->b),
+	    buf_len(s->b))) == -1)
 		goto done;
 	if (ok)
 		decide(s, VERIFY_PASS, "signature verified");
@@ -718,7 +784,7 @@ verify_finish(struct verify *v)
 		s = &v->sig[i];
 		if (s->result != VERIFY_NONE)
 			continue;
-		if (!s->have_key) {
+		if (s->key == NULL) {
 			decide(s, VERIFY_TEMPERROR, "no key answer");
 			continue;
 		}

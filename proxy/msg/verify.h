@@ -26,6 +26,7 @@ struct buf;
 struct hash_body;
 struct hdr_list;
 struct verify;
+struct verify_key;
 
 #define VERIFY_SIGS_MAX		32	/* signatures evaluated per message */
 #define VERIFY_RSA_MIN_BITS	1024	/* RFC 8301 3.2 */
@@ -44,6 +45,31 @@ enum verify_dns {
 	VERIFY_DNS_NXDOMAIN,	/* no such name (or no TXT record) */
 	VERIFY_DNS_ERROR	/* timeout, SERVFAIL, ...: try again later */
 };
+
+enum verify_keytype {
+	VERIFY_KEY_RSA = 0,	/* k=rsa, the default */
+	VERIFY_KEY_ED25519	/* RFC 8463 */
+};
+
+/* What the signature needs from its key record. */
+struct verify_keyreq {
+	enum verify_keytype	 type;		/* from a= */
+	int			 rsa_only;	/* ARC: any other k= refused */
+	int			 subdomain;	/* i= below d=: t=s refuses */
+};
+
+/*
+ * A key record (RFC 6376 3.6.1, 6.1.2; RFC 8301 RSA sizes; RFC 8463).
+ * 0 and *out set: a usable key, freed with verify_key_free.  0 and *out
+ * NULL: unusable, *r and *reason (static) say why.  -1: memory.
+ */
+int		 verify_key_parse(const uint8_t *txt, size_t len,
+		    const struct verify_keyreq *, struct verify_key **out,
+		    enum verify_result *r, const char **reason);
+void		 verify_key_free(struct verify_key *);
+/* sig over a SHA-256 digest: 1 verified, 0 not, -1 error. */
+int		 verify_key_check(const struct verify_key *,
+		    const uint8_t *digest, const uint8_t *sig, size_t siglen);
 
 /*
  * Collect the DKIM-Signature fields (top first, at most VERIFY_SIGS_MAX;
