@@ -134,6 +134,34 @@ static const struct bcase bcases[] = {
 	B("8-bit and controls", "\xc3\xa9\x0c \x01\r\n",
 	    "\xc3\xa9\x0c \x01\r\n", "\xc3\xa9\x0c \x01\r\n"),
 	B("dot lines", ".\r\n..\r\n", ".\r\n..\r\n", ".\r\n..\r\n"),
+	/*
+	 * Relaxed scans content 16 and 8 octets at a time: stops right at,
+	 * before and after such a boundary, WSP runs longer than a block,
+	 * and controls that look like stops but are content.
+	 */
+	B("WSP run longer than a block",
+	    "a \t                  \t b\r\n",
+	    "a \t                  \t b\r\n", "a b\r\n"),
+	B("SP ending a block, content after",
+	    "abcdefghijklmno pqrstuvwxyzABCDEF G\r\n",
+	    "abcdefghijklmno pqrstuvwxyzABCDEF G\r\n",
+	    "abcdefghijklmno pqrstuvwxyzABCDEF G\r\n"),
+	B("SP ending a block, SP after",
+	    "abcdefghijklmno  pqrstuvwxyzABCDE  G\r\n",
+	    "abcdefghijklmno  pqrstuvwxyzABCDE  G\r\n",
+	    "abcdefghijklmno pqrstuvwxyzABCDE G\r\n"),
+	B("TAB and CRLF at block ends",
+	    "abcdefghijklmno\tpqrstuvwxyzABCD\r\nEFGHIJKLMNOPQRS\t\r\n",
+	    "abcdefghijklmno\tpqrstuvwxyzABCD\r\nEFGHIJKLMNOPQRS\t\r\n",
+	    "abcdefghijklmno pqrstuvwxyzABCD\r\nEFGHIJKLMNOPQRS\r\n"),
+	B("SP before a lone LF or control stays",
+	    "one two three four \nfive \x01 six seven\r\n",
+	    "one two three four \nfive \x01 six seven\r\n",
+	    "one two three four \nfive \x01 six seven\r\n"),
+	B("runs ending in SP, CRLF, or both",
+	    "a\t b \r\nc \r\n d\t\te \r\n \r\n\tf\r\n",
+	    "a\t b \r\nc \r\n d\t\te \r\n \r\n\tf\r\n",
+	    "a b\r\nc\r\n d e\r\n\r\n f\r\n"),
 #undef B
 };
 
@@ -267,6 +295,16 @@ test_body(void)
 static void
 test_body_long(void)
 {
+	/* 335 octets of words: longer than any span relaxed copies. */
+	static const char	 long_line[] =
+	    " Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed"
+	    " do eiusmod tempor incididunt ut labore et dolore magna aliqua."
+	    " Ut enim ad minim veniam, quis nostrud exercitation ullamco"
+	    " laboris nisi ut aliquip ex ea commodo consequat. Duis aute"
+	    " irure dolor in reprehenderit in voluptate velit esse cillum"
+	    " dolore eu fugiat nulla pariatur.";
+	static const char	*tails[] = { "a", "bc", "quick brown",
+	    "fox jumps over", "the lazy dog." };
 	struct buf	*in = buf_new(0), *want = buf_new(0), *got = buf_new(0);
 	size_t		 i, cuts[3];
 
@@ -315,6 +353,24 @@ test_body_long(void)
 	    cuts, 3, got) == 0, "2000-line body: relaxed");
 	T_EQ_MEM(buf_data(got), buf_len(got), buf_data(want), buf_len(want),
 	    "2000-line body: relaxed output");
+
+	/* Long clean spans between changed WSP, cut inside both. */
+	buf_reset(in);
+	buf_reset(want);
+	buf_reset(got);
+	for (i = 0; i < 300; i++) {
+		buf_printf(in, "%zu%s  %s \r\n", i, long_line,
+		    tails[i % (sizeof(tails) / sizeof(tails[0]))]);
+		buf_printf(want, "%zu%s %s\r\n", i, long_line,
+		    tails[i % (sizeof(tails) / sizeof(tails[0]))]);
+	}
+	cuts[0] = 333;
+	cuts[1] = 4097;
+	cuts[2] = buf_len(in) - 1;
+	T_OK(run_cuts(CANON_RELAXED, (const char *)buf_data(in), buf_len(in),
+	    cuts, 3, got) == 0, "long clean spans: relaxed");
+	T_EQ_MEM(buf_data(got), buf_len(got), buf_data(want), buf_len(want),
+	    "long clean spans: relaxed output");
 	buf_free(in);
 	buf_free(want);
 	buf_free(got);
