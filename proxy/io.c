@@ -157,7 +157,8 @@ io_event_cb(struct bufferevent *bev, short what, void *arg)
 		io->cb.on_event(io->arg, IO_EV_CONNECTED);
 		return;
 	}
-	io->err = EVUTIL_SOCKET_ERROR();
+	/* On a plain EOF errno is left over from an earlier call. */
+	io->err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
 	io->closing = 0;
 	bufferevent_disable(io->bev, EV_READ | EV_WRITE);
 	io->cb.on_event(io->arg, (what & BEV_EVENT_EOF) ? IO_EV_EOF :

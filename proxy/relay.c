@@ -13,6 +13,12 @@
  * from the spool under the output watermark so a big message never sits
  * in memory.
  *
+ * A connection lost before our final "." (UP-03), or found dead when the
+ * message is ready (UP-07), is replaced once: MAIL and the RCPTs the
+ * upstream accepted are replayed, each must be accepted again, then DATA.
+ * After our "." nothing is retried: the outcome is unknown, the client
+ * gets 451 and the log says possible_duplicate=yes.
+ *
  * Invariant: the session hears exactly one callback per operation it
  * started; after relay_free() it hears nothing.
  */
@@ -44,6 +50,10 @@
 #define RELAY_REPLY_MAX	(SMTP_REPLY_LINE_MAX * SMTP_REPLY_LINES_MAX)
 #define RELAY_HOST_MAX	256
 #define RELAY_QID_MAX	64	/* queue id kept for logs */
+/* Accepted RCPT lines kept for a retry: a bound on memory, not on
+ * recipients; a longer list just forgoes the retry (UP-03). */
+#define RELAY_REPLAY_MAX	(256 * 1024)
+#define RELAY_SLICE	(16 * 1024)	/* content per step, < IO_OUTPUT_MAX */
 
 enum relay_state {
 	RELAY_IDLE,		/* no connection */
@@ -61,19 +71,22 @@ enum relay_state {
 	RELAY_DOT,		/* "." sent, waiting for the final reply */
 	RELAY_NOOP,		/* keepalive while the client uploads */
 	RELAY_RSET,
-	RELAY_QUIT
+	RELAY_QUIT,
+	RELAY_REPLAY		/* retry: one recorded RCPT sent */
 };
 
 static const char *const relay_state_names[] = {
 	"idle", "connect", "greeting", "ehlo", "helo", "xforward", "ready",
-	"mail", "txn", "rcpt", "data", "send", "dot", "noop", "rset", "quit"
+	"mail", "txn", "rcpt", "data", "send", "dot", "noop", "rset", "quit",
+	"replay"
 };
 
 enum relay_op {
 	RELAY_OP_NONE,
 	RELAY_OP_MAIL,
 	RELAY_OP_RCPT,
-	RELAY_OP_DATA
+	RELAY_OP_DATA,
+	RELAY_OP_REPLAY		/* retry: MAIL, recorded RCPTs, DATA */
 };
 
 struct relay {
@@ -97,6 +110,19 @@ struct relay {
 	struct smtp_cmd		*rcpt;
 	const struct buf	*head;
 	struct spool		*body;
+	const uint8_t		*chunk;		/* spool chunk not yet sent */
+	size_t			 chunk_len;
+	/*
+	 * UP-03/UP-07: the accepted RCPT lines of this transaction, as
+	 * sent, so a connection lost before our final "." can be replaced
+	 * once; replay_ok is 0 when they could not all be kept.
+	 */
+	struct buf		*rcpts;
+	size_t			 replay_off;
+	unsigned int		 replay_ext;	/* caps the lines were made for */
+	int			 replay_ok;
+	int			 replaying;
+	int			 retried;
 	struct relay_client	 client;
 	char			 helo[RELAY_HOST_MAX];
 	char			 qid[RELAY_QID_MAX];
@@ -106,6 +132,7 @@ struct relay {
 };
 
 static void	relay_enter(struct relay *, enum relay_state);
+static void	on_replay(struct relay *);
 static void	relay_read_cb(void *, struct evbuffer *);
 static void	relay_event_cb(void *, enum io_event);
 
@@ -180,6 +207,7 @@ relay_fail(struct relay *r, int level, const char *event, const char *line)
 	log_kv(l, "reply", "\"%.3s\"", line);
 	log_end(l);
 	r->pending = RELAY_OP_NONE;
+	r->replaying = 0;
 	relay_enter(r, RELAY_IDLE);
 	relay_answer_str(r, line);
 }
@@ -319,6 +347,12 @@ on_mail(struct relay *r)
 {
 	int	 cls = smtp_reply_class(r->reply);
 
+	if (r->replaying) {
+		on_replay(r);
+		return;
+	}
+	if (cls == 2)
+		r->replay_ext = r->caps.ext;
 	if (cls == 3) {
 		relay_protocol_error(r);
 		return;
@@ -330,12 +364,85 @@ on_mail(struct relay *r)
 static void
 on_rcpt(struct relay *r)
 {
-	if (smtp_reply_class(r->reply) == 3) {
+	int	 cls = smtp_reply_class(r->reply);
+
+	if (cls == 3) {
 		relay_protocol_error(r);
 		return;
 	}
+	if (cls == 2 && r->replay_ok && smtp_cmd_serialize(r->rcpt,
+	    r->replay_ext, r->rcpts) == -1)
+		r->replay_ok = 0;
 	relay_enter(r, RELAY_TXN);
 	relay_pass_reply(r, NULL);
+}
+
+/*
+ * The retry's MAIL or one replayed RCPT was answered.  Only the same
+ * verdict the client already heard (2xx) lets the retry go on; anything
+ * else means the recipients the client believes accepted are not, so
+ * the client must retry the whole message (UP-07).
+ */
+static void
+on_replay(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_log_reply(r, "upstream_retry_refused");
+		relay_fail(r, LOG_WARNING, "upstream_retry_failed",
+		    "451 4.4.2 Error: upstream connection lost");
+		return;
+	}
+	if (r->replay_off == buf_len(r->rcpts)) {
+		r->replaying = 0;
+		relay_enter(r, RELAY_DATA);
+		return;
+	}
+	relay_enter(r, RELAY_REPLAY);
+}
+
+/* Send the next recorded RCPT line. */
+static void
+relay_write_replay(struct relay *r)
+{
+	const uint8_t	*p, *e;
+	size_t		 n;
+
+	p = buf_data(r->rcpts) + r->replay_off;
+	if ((e = memmem(p, buf_len(r->rcpts) - r->replay_off, "\r\n",
+	    2)) == NULL) {
+		/* Broken invariant: every recorded line ends CRLF. */
+		log_event(LOG_CRIT, r->sid, "replay_corrupt", "off=%zu",
+		    r->replay_off);
+		abort();
+	}
+	n = (size_t)(e - p) + 2;
+	r->replay_off += n;
+	if (io_write(r->io, p, n) == -1)
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+}
+
+/*
+ * The connection was lost before our final "." (UP-03), or found dead
+ * when the message was ready (UP-07): nothing can have been accepted,
+ * so reconnect once and replay MAIL, the accepted RCPTs and DATA.
+ * 1 if the retry started (the session keeps waiting for DATA's answer).
+ */
+static int
+relay_retry(struct relay *r, const char *why)
+{
+	if (r->op != RELAY_OP_DATA || r->retried || !r->replay_ok ||
+	    r->cfg->upstream.is_file)
+		return 0;
+	log_event(LOG_WARNING, r->sid, "upstream_retry", "why=%s state=%s",
+	    why, relay_state_names[r->state]);
+	r->retried = 1;
+	r->replaying = 1;
+	r->replay_off = 0;
+	relay_enter(r, RELAY_IDLE);
+	r->pending = RELAY_OP_REPLAY;
+	relay_enter(r, RELAY_CONNECT);
+	return 1;
 }
 
 static void
@@ -454,6 +561,7 @@ static const struct {
 	{ RELAY_NOOP,		on_noop },
 	{ RELAY_RSET,		on_rset },
 	{ RELAY_QUIT,		on_quit },
+	{ RELAY_REPLAY,		on_replay },
 };
 
 static void
@@ -503,29 +611,38 @@ relay_read_cb(void *arg, struct evbuffer *in)
 	}
 }
 
-/* Stream the content under the output watermark. */
+/*
+ * Stream the content under the output watermark, in slices: a spool
+ * chunk may be the whole memory part (up to spool_memory_max), and
+ * copying it into the output buffer at once would double what each
+ * message holds in memory (promise 5).
+ */
 static void
 relay_pump(struct relay *r)
 {
-	const uint8_t	*p;
-	size_t		 n;
-	int		 rv;
+	size_t	 k;
+	int	 rv;
 
 	while (io_output_pending(r->io) <= IO_OUTPUT_MAX) {
-		rv = spool_read(r->body, &p, &n);
-		if (rv == -1) {
-			relay_fail(r, LOG_ERR, "spool_read_failed",
-			    "451 4.3.0 Error: spool read error");
-			return;
+		if (r->chunk_len == 0) {
+			rv = spool_read(r->body, &r->chunk, &r->chunk_len);
+			if (rv == -1) {
+				relay_fail(r, LOG_ERR, "spool_read_failed",
+				    "451 4.3.0 Error: spool read error");
+				return;
+			}
+			if (rv == 0) {
+				if (framer_writer_end(r->writer) == -1)
+					goto unsafe;
+				relay_enter(r, RELAY_DOT);
+				return;
+			}
 		}
-		if (rv == 0) {
-			if (framer_writer_end(r->writer) == -1)
-				goto unsafe;
-			relay_enter(r, RELAY_DOT);
-			return;
-		}
-		if (framer_writer_put(r->writer, p, n) == -1)
+		k = r->chunk_len < RELAY_SLICE ? r->chunk_len : RELAY_SLICE;
+		if (framer_writer_put(r->writer, r->chunk, k) == -1)
 			goto unsafe;
+		r->chunk += k;
+		r->chunk_len -= k;
 	}
 	io_want_writable(r->io);
 	return;
@@ -585,6 +702,13 @@ relay_event_cb(void *arg, enum io_event ev)
 			relay_fail(r, LOG_INFO, "upstream_abort",
 			    "451 4.4.2 Error: upstream connection lost, "
 			    "delivery status unknown");
+			return;
+		case RELAY_DATA:
+		case RELAY_SEND:
+			if (relay_retry(r, "lost"))
+				return;
+			relay_fail(r, LOG_WARNING, "upstream_lost",
+			    "451 4.4.2 Error: upstream connection lost");
 			return;
 		default:
 			relay_fail(r, LOG_WARNING, "upstream_lost",
@@ -656,6 +780,15 @@ relay_run_pending(struct relay *r)
 		break;
 	case RELAY_OP_DATA:
 		relay_enter(r, RELAY_DATA);
+		break;
+	case RELAY_OP_REPLAY:
+		/* Lines made for other capabilities may not parse the same. */
+		if (r->caps.ext != r->replay_ext) {
+			relay_fail(r, LOG_WARNING, "upstream_retry_failed",
+			    "451 4.4.2 Error: upstream connection lost");
+			break;
+		}
+		relay_enter(r, RELAY_MAIL);
 		break;
 	case RELAY_OP_NONE:
 		break;
@@ -763,6 +896,8 @@ relay_enter(struct relay *r, enum relay_state st)
 			    "451 4.3.0 Error: internal error");
 			return;
 		}
+		r->chunk = NULL;
+		r->chunk_len = 0;
 		if (spool_rewind(r->body) == -1) {
 			relay_fail(r, LOG_ERR, "spool_read_failed",
 			    "451 4.3.0 Error: spool read error");
@@ -784,6 +919,10 @@ relay_enter(struct relay *r, enum relay_state st)
 	case RELAY_QUIT:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
 		relay_send_str(r, "QUIT\r\n");
+		break;
+	case RELAY_REPLAY:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_replay(r);
 		break;
 	}
 }
@@ -907,9 +1046,10 @@ relay_new(struct event_base *base, const struct config *cfg,
 	r->defer = event_new(base, -1, 0, relay_defer_cb, r);
 	r->mail = smtp_cmd_new();
 	r->rcpt = smtp_cmd_new();
+	r->rcpts = buf_new(RELAY_REPLAY_MAX);
 	if (r->reply == NULL || r->out == NULL || r->writer == NULL ||
 	    r->noop_timer == NULL || r->defer == NULL || r->mail == NULL ||
-	    r->rcpt == NULL) {
+	    r->rcpt == NULL || r->rcpts == NULL) {
 		relay_free(r);
 		return NULL;
 	}
@@ -926,6 +1066,7 @@ relay_free(struct relay *r)
 	    r->state == RELAY_TXN))
 		io_write(r->io, "QUIT\r\n", 6);
 	io_free(r->io);
+	buf_free(r->rcpts);
 	smtp_cmd_free(r->rcpt);
 	smtp_cmd_free(r->mail);
 	if (r->defer != NULL)
@@ -992,6 +1133,10 @@ void
 relay_mail(struct relay *r, const struct smtp_cmd *c)
 {
 	smtp_cmd_copy(r->mail, c);
+	buf_reset(r->rcpts);
+	r->replay_ok = 1;
+	r->replaying = 0;
+	r->retried = 0;
 	if (r->cfg->upstream.is_file) {
 		r->op = RELAY_OP_MAIL;
 		relay_defer(r, 250, "250 2.1.0 Ok\r\n");
@@ -1043,8 +1188,9 @@ relay_data(struct relay *r, const struct buf *head, struct spool *body)
 	}
 	if (r->state == RELAY_IDLE) {
 		r->op = RELAY_OP_DATA;
-		relay_answer_str(r, "451 4.4.2 Error: upstream connection "
-		    "lost");
+		if (!relay_retry(r, "idle_dead"))
+			relay_answer_str(r, "451 4.4.2 Error: upstream "
+			    "connection lost");
 		return;
 	}
 	relay_start(r, RELAY_OP_DATA);

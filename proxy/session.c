@@ -65,6 +65,13 @@
 #define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */
 #define SESSION_PIPE_LOG	100	/* escaped octets logged (SM-06, PR-03) */
 #define SESSION_ABORT_FLUSH_S	1.0	/* last reply after the drain timeout */
+/*
+ * Memory part of the spool for a message announced (MAIL SIZE=) larger
+ * than spool_memory_max: it spills anyway, and keeping the full memory
+ * part as well would multiply memory by the number of big uploads
+ * (promise 5, RS-03).
+ */
+#define SESSION_SPILL_MEM	(64 * 1024)
 /* What we advertise (EHLO); CHUNKING is not (PR-10, DK-14). */
 #define SESSION_EXT	(SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | \
 			 SMTP_EXT_SMTPUTF8 | SMTP_EXT_PIPELINING | \
@@ -137,6 +144,7 @@ struct session {
 	uint64_t		 messages;
 	struct framer		*framer;
 	struct spool		*spool;
+	size_t			 spool_mem;	/* its memory part */
 	struct buf		*hdr;		/* header section as received */
 	int			 in_header;
 	int			 bol, bol_cr;
@@ -628,9 +636,20 @@ session_data_setup(struct session *s)
 {
 	const struct config_limits	*lim = &s->cfg->limits;
 
+	size_t				 mem = (size_t)s->cfg->spool_memory_max;
+	uint64_t			 size;
+
+	if (smtp_cmd_size(s->mail, &size) && size > mem &&
+	    mem > SESSION_SPILL_MEM)
+		mem = SESSION_SPILL_MEM;
+	if (s->spool != NULL && s->spool_mem != mem) {
+		spool_free(s->spool);
+		s->spool = NULL;
+	}
 	if (s->spool == NULL && (s->spool = spool_new(s->cfg->spool,
-	    (size_t)s->cfg->spool_memory_max)) == NULL)
+	    mem)) == NULL)
 		return -1;
+	s->spool_mem = mem;
 	spool_reset(s->spool);
 	s->framer = framer_new(lim->max_message_size, session_content, s);
 	s->hdr = buf_new(lim->header_size_max + 2);

@@ -1,0 +1,294 @@
+"""`make bench`, end to end (issue 3): Postfix's smtp-source drives
+signetd relaying to smtp-sink, and in the same run a private Postfix
+with OpenDKIM as its milter signing with the same two RSA keys, relaying
+to the same kind of sink.  Printed, never asserted:
+
+  * messages/s for 10 and 50 sessions, 4 KiB and 100 KiB messages;
+  * CPU seconds per message of signetd (and of opendkim) from
+    /proc/PID/stat;
+  * added latency, p50 and p99: one client sending one message at a time
+    through signetd, against the same client talking to smtp-sink
+    directly;
+  * the crypto-only rate (bench_sign with both keys) and signetd's
+    share of it per CPU second;
+  * signetd with 1 and 2 workers (DESIGN.md targets 1.8x).
+
+Postfix accepts into its queue and relays afterwards, while signetd
+answers only with the upstream's verdict, so Postfix's figure is its
+acceptance rate.  Both run unpinned on every CPU of the machine.
+"""
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+sys.path.insert(0, os.path.join(TESTS, "smtp"))
+
+from daemon import Signetd  # noqa: E402
+from peers import SINK_USER, SMTP_SINK, Postfix, stop_pid, wait_port  # noqa: E402
+from signet_env import free_port  # noqa: E402
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+OPENDKIM = "/usr/sbin/opendkim"
+SIZES = [("4 KiB", 4 * 1024, 2000), ("100 KiB", 100 * 1024, 400)]
+SESSIONS = [10, 50]
+LATENCY_MSGS = 300
+CLK = os.sysconf("SC_CLK_TCK")
+FROM = "alice@example.com"
+TO = "bob@dest.test"
+
+LIMITS = {"max_message_size": "10M", "max_connections": "1000",
+          "max_connections_per_ip": "500", "idle_timeout": "120s",
+          "data_timeout": "120s", "hard_error_limit": "100",
+          "soft_error_limit": "50"}
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+class Procs:
+    """Processes started here, stopped by PID at the end."""
+
+    def __init__(self):
+        self.procs = []
+        self.cleanups = []
+
+    def sink(self):
+        port = free_port()
+        p = subprocess.Popen([SMTP_SINK, "-4", "-u", SINK_USER, "-h",
+                              "sink.test", "127.0.0.1:%d" % port, "1024"],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        time.sleep(0.3)
+        return port
+
+    def stop(self):
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:  # keep stopping the rest
+                print("bench e2e: cleanup: %s" % e, file=sys.stderr)
+        for p in self.procs:
+            if p.poll() is None:
+                stop_pid(p.pid)
+            p.wait()
+
+
+def body(size):
+    """A message of about size octets with a From of example.com."""
+    head = ("From: %s\r\nTo: %s\r\nSubject: e2e bench\r\n\r\n" % (FROM, TO))
+    line = "The quick brown fox jumps over the lazy dog 0123456789.\r\n"
+    n = max(1, (size - len(head)) // len(line))
+    return (head + line * n).encode()
+
+
+def smtp_source(port, sessions, msgs, size):
+    """Wall seconds for smtp-source to send msgs messages of size octets
+    over `sessions` parallel sessions (-s), or None when it failed."""
+    argv = [SMTP_SOURCE, "-s", str(sessions), "-m", str(msgs), "-l",
+            str(size), "-f", FROM, "-t", TO, "127.0.0.1:%d" % port]
+    t0 = time.monotonic()
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=900)
+    t = time.monotonic() - t0
+    if r.returncode != 0 or r.stdout.strip():
+        print("bench e2e: smtp-source: %s" % r.stdout.decode()[-300:].strip(),
+              file=sys.stderr)
+        return None
+    return t
+
+
+def latencies(port, n):
+    """Seconds per transaction (MAIL .. final reply) of one client."""
+    msg = body(4 * 1024)
+    out = []
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.ehlo("latency.test")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            s.sendmail(FROM, [TO], msg)
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def start_signetd(sink_port, workers, keys=None):
+    d = Signetd(upstream=sink_port, limits=LIMITS, workers=workers,
+                asan=False)
+    if keys is not None:
+        # Reuse the first instance's keys so every run signs alike.
+        shutil.rmtree(d.keystore)
+        shutil.copytree(keys.keystore, d.keystore)
+        d.keys, d.dns = keys.keys, keys.dns
+    d.write_config(d.config_text().replace("level: debug", "level: warning"))
+    d.start()
+    return d
+
+
+def start_opendkim(procs, tmp, keys):
+    """opendkim signing example.com with s1 and s2 on a loopback port."""
+    port = free_port()
+    kt, st = [], []
+    for sel, (pem, _, _) in sorted(keys.items()):
+        path = os.path.join(tmp, "%s.pem" % sel)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        kt.append("%s._domainkey.example.com example.com:%s:%s"
+                  % (sel, sel, path))
+        st.append("*@example.com %s._domainkey.example.com" % sel)
+    for name, lines in (("keytable", kt), ("signingtable", st)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    conf = os.path.join(tmp, "opendkim.conf")
+    with open(conf, "w") as f:
+        f.write("Mode s\nSyslog no\nBackground no\n"
+                "Canonicalization relaxed/relaxed\n"
+                "KeyTable file:%s/keytable\n"
+                "SigningTable refile:%s/signingtable\n"
+                "MultipleSignatures yes\nRequireSafeKeys no\n"
+                "InternalHosts 127.0.0.1\n"
+                "Socket inet:%d@127.0.0.1\nPidFile %s/opendkim.pid\n"
+                % (tmp, tmp, port, tmp))
+    p = subprocess.Popen([OPENDKIM, "-f", "-x", conf],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    procs.procs.append(p)
+    wait_port(port, proc=p)
+    return p, port
+
+
+def row(label, sessions, msgs, secs, cpu):
+    if secs is None:
+        print("%-24s %-8s %5d  %10s" % (label, "", sessions, "failed"))
+        return None
+    rate = msgs / secs
+    print("%-24s %5d %8.0f %12s" % (label, sessions, rate,
+                                    "%.2f ms" % (1000 * cpu / msgs)
+                                    if cpu is not None else "-"))
+    return rate
+
+
+def crypto_rate(build, tmp, keys, size):
+    driver = os.path.join(build, "bench", "bench_sign")
+    if not os.access(driver, os.X_OK):
+        return None
+    msgfile = os.path.join(tmp, "crypto%d.eml" % size)
+    with open(msgfile, "wb") as f:
+        f.write(body(size))
+    argv = [driver, "-s", "2"]
+    for sel in sorted(keys):
+        argv += ["-k", os.path.join(tmp, "%s.pem" % sel)]
+    r = subprocess.run(argv + [msgfile], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    if r.returncode != 0:
+        return None
+    got = dict(p.split("=", 1) for p in r.stdout.split())
+    return float(got["msgs_per_s"])
+
+
+def main(build, cpus=None):
+    """Run the end-to-end part; cpus: the affinity to run with (run.py
+    pins itself to one CPU for the library figures)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    for tool in (SMTP_SOURCE, SMTP_SINK, OPENDKIM):
+        if not os.access(tool, os.X_OK):
+            print("bench e2e: %s is missing; skipped" % tool)
+            return 0
+    procs = Procs()
+    tmp = tempfile.mkdtemp(prefix="signet-e2e-")
+    os.chmod(tmp, 0o755)
+    results = {}
+    try:
+        sink = procs.sink()
+        d2 = start_signetd(sink, 2)
+        procs.cleanups.append(d2.cleanup)
+        keys = d2.keys
+        opendkim, mport = start_opendkim(procs, tmp, keys)
+        pf = Postfix(sink, extra={
+            "smtpd_milters": "inet:127.0.0.1:%d" % mport,
+            "milter_default_action": "tempfail",
+            "default_process_limit": "200",
+            "smtpd_client_connection_count_limit": "0",
+            "in_flow_delay": "0s"})
+        pf.start()
+        procs.cleanups.append(pf.cleanup)
+
+        print("end to end: smtp-source -> X -> smtp-sink, %d CPUs"
+              % len(os.sched_getaffinity(0)))
+        print("%-24s %5s %8s %12s" % ("", "sess", "msg/s", "CPU/msg"))
+        for label, size, msgs in SIZES:
+            for sess in SESSIONS:
+                c0 = cpu_seconds(d2.proc.pid)
+                t = smtp_source(d2.port, sess, msgs, size)
+                c = cpu_seconds(d2.proc.pid) - c0
+                results[("signetd", label, sess)] = row(
+                    "signetd %s" % label, sess, msgs, t, c)
+                c0 = cpu_seconds(opendkim.pid)
+                t = smtp_source(pf.port, sess, msgs, size)
+                c = cpu_seconds(opendkim.pid) - c0
+                results[("postfix", label, sess)] = row(
+                    "postfix+opendkim %s" % label, sess, msgs, t, c)
+        print("(Postfix+OpenDKIM CPU is opendkim's alone; Postfix's own "
+              "processes are not counted)")
+        print()
+
+        sig = latencies(d2.port, LATENCY_MSGS)
+        direct = latencies(sink, LATENCY_MSGS)
+        for p in (50, 99):
+            print("latency p%d: through signetd %.2f ms, smtp-sink direct "
+                  "%.2f ms, added %.2f ms"
+                  % (p, 1000 * percentile(sig, p), 1000 * percentile(direct, p),
+                     1000 * (percentile(sig, p) - percentile(direct, p))))
+        print()
+
+        d1 = start_signetd(sink, 1, keys=d2)
+        procs.cleanups.append(d1.cleanup)
+        label, size, msgs = SIZES[0]
+        r1 = smtp_source(d1.port, 50, msgs, size)
+        r2 = smtp_source(d2.port, 50, msgs, size)
+        if r1 and r2:
+            print("workers: 1 -> %.0f msg/s, 2 -> %.0f msg/s, scaling %.2fx "
+                  "(target 1.8x)" % (msgs / r1, msgs / r2, r1 / r2))
+        print()
+
+        for pem_sel in sorted(keys):
+            path = os.path.join(tmp, "%s.pem" % pem_sel)
+            os.chmod(path, 0o600)
+        for label, size, _ in SIZES:
+            crypto = crypto_rate(build, tmp, keys, size)
+            e2e = results.get(("signetd", label, 50))
+            pfx = results.get(("postfix", label, 50))
+            if crypto is None:
+                print("crypto-only %s: bench_sign missing" % label)
+                continue
+            print("%s: crypto-only %.0f msg/s per core; signetd %s msg/s "
+                  "(%s of 2 cores' ceiling); signetd / Postfix+OpenDKIM %s"
+                  % (label, crypto, "%.0f" % e2e if e2e else "-",
+                     "%.0f%%" % (100 * e2e / (2 * crypto)) if e2e else "-",
+                     "%.2fx" % (e2e / pfx) if e2e and pfx else "-"))
+    finally:
+        procs.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(os.environ.get("SIGNET_BUILD", "build")))
