@@ -119,7 +119,10 @@ framer_bdat_chunk(struct framer *f, uint64_t size, int last)
 /*
  * Record a bad mark; the one at the smallest offset wins, so the result
  * does not depend on where reads ended (the size limit is checked when
- * content is flushed, the rest while scanning).  at is in this feed;
+ * content is flushed, the rest while scanning).  Two marks at one offset
+ * (a CR that is both bare and past the size limit) are ranked by the
+ * enum's order, so the framing problems outrank the limits whichever
+ * was seen first.  at is in this feed;
  * back is 1 when the offending octet is the one before at (a CR proven
  * bare by what follows it, possibly at the end of the previous feed).
  */
@@ -132,7 +135,8 @@ mark_bad(struct framer *f, const struct scan *s, const uint8_t *at,
 	size_t		 n;
 
 	off = f->wire + (uint64_t)(at - s->base) - back;
-	if (f->bad != FRAMER_GOOD && f->bad_off <= off)
+	if (f->bad != FRAMER_GOOD && (f->bad_off < off ||
+	    (f->bad_off == off && f->bad <= why)))
 		return;
 	f->bad = why;
 	f->bad_off = off;

@@ -357,6 +357,19 @@ test_limits(void)
 	T_OK(ok && o.bad == FRAMER_NUL && o.bad_off == 5,
 	    "NUL before the limit: NUL, for every split");
 	buf_free(o.content);
+	/* One octet with two problems: the CR at offset 16 is past the
+	 * limit and bare.  Found by the fuzzer: a read ending right after
+	 * the CR used to report the limit, a whole read the bare CR. */
+	ok = frame_all_splits((const uint8_t *)"0123456789ABCDEF\r\0x\r\n.\r\n",
+	    24, 16, 0, &o);
+	T_OK(ok && o.bad == FRAMER_BARE_CR && o.bad_off == 16,
+	    "bare CR at the limit: bare CR, for every split");
+	buf_free(o.content);
+	ok = frame_all_splits((const uint8_t *)"0123456789ABCDEF\n\r\n.\r\n",
+	    22, 16, 0, &o);
+	T_OK(ok && o.bad == FRAMER_BARE_LF && o.bad_off == 16,
+	    "bare LF at the limit: bare LF, for every split");
+	buf_free(o.content);
 
 	frame_pieces((const uint8_t *)msg, sizeof(msg) - 1, NULL, 0, 0, 1,
 	    &o);
