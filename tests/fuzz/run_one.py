@@ -5,6 +5,10 @@ Seeds come from tests/fuzz/corpus/<target>/ (committed) and the run's new
 inputs go to a scratch directory, so the tree is never written.  Prints one
 TAP line; a crash, leak or sanitizer report fails it and the reproducer is
 left in build/fuzz/crashes/.
+
+The seed is fixed (SIGNET_FUZZ_SEED, default 1) so that make test gives
+the same answer on every run; SIGNET_FUZZ_SEED=0 lets libFuzzer pick one,
+for exploratory runs with a larger SIGNET_FUZZ_RUNS.
 """
 import os
 import shutil
@@ -20,7 +24,8 @@ crashes = os.path.join(root, "build", "fuzz", "crashes", name)
 os.makedirs(crashes, exist_ok=True)
 work = tempfile.mkdtemp(prefix="signet-fuzz-")
 try:
-    argv = [target, "-runs=" + runs, "-max_len=65536", "-timeout=10",
+    seed = os.environ.get("SIGNET_FUZZ_SEED", "1")
+    argv = [target, "-runs=" + runs, "-seed=" + seed, "-max_len=65536", "-timeout=10",
             "-rss_limit_mb=2048", "-artifact_prefix=" + crashes + "/", work]
     if os.path.isdir(seeds):
         argv.append(seeds)
