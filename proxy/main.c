@@ -41,6 +41,7 @@
 
 #include "config/config.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/msg/buf.h"
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
@@ -92,6 +93,7 @@ static struct {
 	struct event_base	*base;
 	struct evconnlistener	**listeners;
 	size_t			 nlisteners;
+	struct metrics_server	*metrics;
 	int			 listeners_paused;
 	struct worker		*workers;
 	unsigned int		 nworkers;
@@ -175,6 +177,7 @@ conn_count_add(const struct sockaddr_storage *ss)
 	}
 	ip->n++;
 	g.nconn++;
+	metrics_connection_open();
 	rv = 0;
 done:
 	pthread_mutex_unlock(&g.mtx);
@@ -199,6 +202,7 @@ conn_count_del(const struct sockaddr_storage *ss)
 	}
 	g.nconn--;
 	pthread_mutex_unlock(&g.mtx);
+	metrics_connection_close();
 }
 
 static size_t
@@ -504,6 +508,16 @@ same_listeners(const struct config *a, const struct config *b)
 	return 1;
 }
 
+/* What /metrics reports about the snapshot being published. */
+static void
+metrics_observe(struct snapshot *s)
+{
+	metrics_set_store_generation(snapshot_store_generation(s));
+	if (metrics_load_key_ages(snapshot_config(s)) == -1)
+		log_event(LOG_WARNING, NULL, "metrics_key_ages_failed",
+		    "detail=\"key store unreadable\"");
+}
+
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -521,6 +535,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_errors("reload_failed", errs);
 		log_event(LOG_ERR, NULL, "reload", "outcome=refused "
 		    "detail=\"old configuration kept\"");
+		metrics_set_reload_failed(1);
 		goto done;
 	}
 	old = snapshot_current();
@@ -532,6 +547,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_errors("reload_failed", errs);
 		log_event(LOG_ERR, NULL, "reload", "outcome=refused "
 		    "detail=\"old configuration kept\"");
+		metrics_set_reload_failed(1);
 		goto done;
 	}
 	log_set_level(cfg->log_level);
@@ -540,6 +556,8 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	snapshot_publish(s);
 	log_event(LOG_INFO, NULL, "reload", "outcome=ok store_generation=%llu",
 	    (unsigned long long)snapshot_store_generation(s));
+	metrics_set_reload_failed(0);
+	metrics_observe(s);
 done:
 	buf_free(errs);
 }
@@ -569,6 +587,7 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 		log_event(LOG_INFO, NULL, "keys_reload",
 		    "store_generation=%llu",
 		    (unsigned long long)snapshot_store_generation(s));
+		metrics_observe(s);
 		snapshot_publish(s);
 	}
 	snapshot_unref(cur);
@@ -605,6 +624,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	if (g.draining)
 		return;
 	g.draining = 1;
+	metrics_set_serving(0);
 	log_event(LOG_INFO, NULL, "drain", "stage=start signal=%d open=%zu",
 	    (int)sig, conn_total());
 	for (j = 0; j < g.nlisteners; j++)
@@ -650,6 +670,30 @@ open_listeners(const struct config *cfg)
 		g.nlisteners++;
 		log_event(LOG_INFO, NULL, "listening", "port=%u", a->port);
 	}
+	return 0;
+}
+
+/* The metrics listener, on the main event base (DESIGN.md "Metrics"). */
+static int
+open_metrics(const struct config *cfg)
+{
+	struct buf	*err;
+
+	if (!cfg->has_metrics)
+		return 0;
+	if ((err = buf_new(ERRBUF_MAX)) == NULL)
+		return -1;
+	g.metrics = metrics_server_new(g.base, cfg->metrics_listen.host,
+	    cfg->metrics_listen.port, err);
+	if (g.metrics == NULL) {
+		fprintf(stderr, "signetd: %s\n", buf_cstr(err) != NULL ?
+		    buf_cstr(err) : "cannot start the metrics listener");
+		buf_free(err);
+		return -1;
+	}
+	buf_free(err);
+	log_event(LOG_INFO, NULL, "listening", "port=%u what=metrics",
+	    cfg->metrics_listen.port);
 	return 0;
 }
 
@@ -763,6 +807,10 @@ main(int argc, char **argv)
 		return 1;
 	if (open_listeners(snapshot_config(snap)) == -1)
 		return 1;
+	if (metrics_init() == -1 || open_metrics(snapshot_config(snap)) == -1)
+		return 1;
+	metrics_observe(snap);
+	metrics_set_serving(1);
 	if (drop_privileges(snapshot_config(snap)->user) == -1)
 		return 1;
 	/* RS-02, as the service user: a safe spool, no crash leftovers. */
@@ -826,6 +874,7 @@ main(int argc, char **argv)
 	log_event(LOG_INFO, NULL, "drain", "stage=done");
 	for (i = 0; i < g.nlisteners; i++)
 		evconnlistener_free(g.listeners[i]);
+	metrics_server_free(g.metrics);
 	for (i = 0; i < g.nworkers; i++) {
 		event_free(g.workers[i].pipe_ev);
 		event_base_free(g.workers[i].base);
@@ -840,6 +889,7 @@ main(int argc, char **argv)
 	event_free(g.ev_poll);
 	event_free(g.ev_drain_timeout);
 	event_base_free(g.base);
+	metrics_shutdown();
 	free(g.listeners);
 	free(g.workers);
 	free(g.ips);

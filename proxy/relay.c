@@ -40,6 +40,7 @@
 #include "proxy/framer.h"
 #include "proxy/io.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/msg/buf.h"
 #include "proxy/relay.h"
 #include "proxy/smtp_cmd.h"
@@ -178,6 +179,9 @@ relay_answer_str(struct relay *r, const char *line)
 	struct buf	*b;
 	int		 code;
 
+	/* Our own reply: the upstream gave none for this message. */
+	if (r->op == RELAY_OP_DATA)
+		metrics_upstream_reply(0);
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if ((b = buf_new(SMTP_REPLY_LINE_MAX)) == NULL ||
 	    buf_printf(b, "%s\r\n", line) == -1) {
@@ -246,6 +250,8 @@ relay_pass_reply(struct relay *r, const char *qid)
 		    "451 4.3.0 Error: upstream protocol error");
 		return;
 	}
+	if (r->op == RELAY_OP_DATA)
+		metrics_upstream_reply(smtp_reply_code(r->reply));
 	relay_answer(r, smtp_reply_code(r->reply), buf_data(r->out),
 	    buf_len(r->out), qid);
 }
@@ -1177,12 +1183,14 @@ relay_data(struct relay *r, const struct buf *head, struct spool *body)
 		if (relay_file_write(r) == -1) {
 			log_event(LOG_ERR, r->sid, "sink_write_failed",
 			    "errno=%d", errno);
+			metrics_upstream_reply(0);
 			relay_defer(r, 451, "451 4.3.0 Error: queue file "
 			    "write error\r\n");
 			return;
 		}
 		snprintf(line, sizeof(line), "250 2.0.0 Ok: queued as %s\r\n",
 		    r->qid);
+		metrics_upstream_reply(250);
 		relay_defer(r, 250, line);
 		return;
 	}

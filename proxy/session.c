@@ -27,6 +27,8 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,7 @@
 #include "proxy/framer.h"
 #include "proxy/io.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/msg/addr.h"
 #include "proxy/msg/buf.h"
 #include "proxy/msg/canon.h"
@@ -50,6 +53,7 @@
 #include "proxy/msg/hash.h"
 #include "proxy/msg/hdr.h"
 #include "proxy/policy.h"
+#include "proxy/proxyproto.h"
 #include "proxy/relay.h"
 #include "proxy/session.h"
 #include "proxy/smtp_cmd.h"
@@ -118,6 +122,7 @@ struct session {
 	void			*tag;
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
+	int			 proxy_accept;	/* PROXY header awaited */
 	char			 sid[24];
 	char			 host[SESSION_HOST_MAX];
 	char			 helo[SESSION_HELO_MAX + 1];
@@ -423,6 +428,9 @@ session_enter(struct session *s, enum session_state st)
 	switch (st) {
 	case SESSION_GREETING:
 		io_deadline(s->io, ms(lim->idle_timeout_ms));
+		/* A balancer's PROXY header comes before our greeting. */
+		if (s->proxy_accept != 0)
+			return;
 		if (lim->greeting_delay_ms > 0) {
 			tv.tv_sec = (time_t)(lim->greeting_delay_ms / 1000);
 			tv.tv_usec = (suseconds_t)(lim->greeting_delay_ms %
@@ -576,6 +584,7 @@ cmd_mail(struct session *s)
 	if (s->tenant == NULL) {
 		log_event(LOG_INFO, s->sid, "relay_denied", "client=%s",
 		    io_peer_addr(s->io));
+		metrics_refusal("relay_denied");
 		session_reply(s, 530, "5.7.0", "Authentication required");
 		return;
 	}
@@ -592,6 +601,7 @@ cmd_mail(struct session *s)
 		log_kv(l, "tenant", "%s", s->tenant->name);
 		log_kv_esc(l, "from", addr, n);
 		log_end(l);
+		metrics_refusal("sender_not_owned");
 		buf_reset(s->reply);
 		buf_append_str(s->reply, "553 5.7.1 <");
 		/* The address is the parser's: printable, bounded. */
@@ -887,6 +897,7 @@ session_refuse(struct session *s, const char *event, const char *line)
 	buf_printf(s->verdict, "%s\r\n", line);
 	log_event(LOG_WARNING, s->sid, event, "tenant=%s code=%d",
 	    s->tenant != NULL ? s->tenant->name : "-", s->vcode);
+	metrics_refusal(event);
 }
 
 static int
@@ -1243,6 +1254,8 @@ session_log_message(struct session *s, int code, const char *outcome,
 	size_t		 n;
 	long		 i;
 
+	metrics_message(code < 300 ? METRICS_ACCEPTED : code < 500 ?
+	    METRICS_TEMPFAIL_4XX : METRICS_REJECTED_5XX);
 	l = log_begin(LOG_INFO, s->sid, "message");
 	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
 	log_kv(l, "outcome", "%s", outcome);
@@ -1265,6 +1278,24 @@ session_log_message(struct session *s, int code, const char *outcome,
 	log_end(l);
 }
 
+/* Signatures made for this message and the time they took (metrics). */
+static void
+session_count_signatures(struct session *s, const struct timespec *t0)
+{
+	struct timespec	 t1;
+	int64_t		 us;
+	size_t		 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000;
+	metrics_sign_latency(us > 0 ? (uint64_t)us : 0);
+	for (i = 0; i < s->nsigs; i++)
+		metrics_signature(s->sigs[i].domain, s->sigs[i].selector,
+		    s->sigs[i].alg == KEYS_ALG_ED25519_SHA256 ?
+		    "ed25519-sha256" : "rsa-sha256");
+}
+
 /* The strict end of data arrived: refuse, or sign and relay. */
 static void
 session_end_of_data(struct session *s)
@@ -1274,6 +1305,7 @@ session_end_of_data(struct session *s)
 	const uint8_t	*ctx;
 	size_t		 n;
 	struct log_line	*l;
+	struct timespec	 t0;
 	char		 line[SMTP_REPLY_LINE_MAX];
 
 	io_deadline(s->io, 0);
@@ -1285,6 +1317,7 @@ session_end_of_data(struct session *s)
 		log_kv(l, "offset", "%llu", (unsigned long long)off);
 		log_kv_esc(l, "detail", ctx, n);
 		log_end(l);
+		metrics_refusal(framer_bad_name(bad));
 		snprintf(line, sizeof(line), "%s", framer_bad_reply(bad));
 		if (bad == FRAMER_SINK_FAILED)
 			snprintf(line, sizeof(line), "%s", SPOOL_REPLY_WRITE);
@@ -1314,11 +1347,14 @@ session_end_of_data(struct session *s)
 	    NULL)
 		goto refuse;
 	session_received(s, s->head);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (s->signer != NULL && (hash_body_final(s->hb) == -1 ||
 	    dkim_signer_finish(s->signer, s->hl, s->head) == -1)) {
 		log_event(LOG_ERR, s->sid, "sign_failed", "d=%s", s->d_domain);
 		goto refuse;
 	}
+	if (s->signer != NULL)
+		session_count_signatures(s, &t0);
 	if (hdr_serialize(s->hl, s->head) == -1)
 		goto refuse;
 	session_wait(s, WAIT_FINAL);
@@ -1407,6 +1443,115 @@ session_data_input(struct session *s, struct evbuffer *in)
 	}
 }
 
+/*
+ * The PROXY protocol header on a listener that asks for one: the source
+ * it names replaces the peer address for policy (the balancer's own
+ * address never owns a tenant's domains).  A bad header closes the
+ * connection without a greeting.  0: need more, 1: done, -1: closing.
+ */
+static int
+session_proxy_input(struct session *s, struct evbuffer *in)
+{
+	struct proxyproto_result	 r;
+	struct log_line			*l;
+	const uint8_t			*p;
+	size_t				 n;
+	char				 addr[INET6_ADDRSTRLEN];
+
+	n = evbuffer_get_length(in);
+	if (n > PROXYPROTO_MAX)
+		n = PROXYPROTO_MAX;
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
+		session_close(s, "421 4.3.0 Error: out of memory");
+		return -1;
+	}
+	switch (proxyproto_parse(p, n, s->proxy_accept, &r)) {
+	case PROXYPROTO_NEED_MORE:
+		return 0;
+	case PROXYPROTO_BAD:
+		l = log_begin(LOG_WARNING, s->sid, "proxy_header_bad");
+		log_kv_esc(l, "detail", p, n < SESSION_PIPE_LOG ? n :
+		    SESSION_PIPE_LOG);
+		log_end(l);
+		metrics_refusal("proxy_header_bad");
+		session_close(s, NULL);
+		return -1;
+	case PROXYPROTO_DONE:
+		break;
+	}
+	evbuffer_drain(in, r.used);
+	s->proxy_accept = 0;
+	if (!r.local) {
+		memcpy(&s->peer, &r.src, r.srclen);
+		s->peerlen = r.srclen;
+		s->tenant = policy_tenant_for_client(s->cfg,
+		    (const struct sockaddr *)&s->peer);
+	}
+	l = log_begin(LOG_INFO, s->sid, "proxy");
+	log_kv(l, "version", "%d", r.version);
+	if (!r.local && inet_ntop(r.src.ss_family, r.src.ss_family == AF_INET ?
+	    (const void *)&((struct sockaddr_in *)&r.src)->sin_addr :
+	    (const void *)&((struct sockaddr_in6 *)&r.src)->sin6_addr, addr,
+	    sizeof(addr)) != NULL)
+		log_kv(l, "client", "%s", addr);
+	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
+	log_end(l);
+	session_enter(s, SESSION_GREETING);
+	return 1;
+}
+
+/* Is local (from getsockname) an address the listener la accepts on? */
+static int
+session_listener_is(const struct sockaddr_storage *la,
+    const struct sockaddr_storage *local)
+{
+	const struct sockaddr_in	*a4 = (const void *)la;
+	const struct sockaddr_in	*l4 = (const void *)local;
+	const struct sockaddr_in6	*a6 = (const void *)la;
+	const struct sockaddr_in6	*l6 = (const void *)local;
+
+	if (la->ss_family != local->ss_family)
+		return 0;
+	if (la->ss_family == AF_INET)
+		return a4->sin_port == l4->sin_port &&
+		    (a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    a4->sin_addr.s_addr == l4->sin_addr.s_addr);
+	if (la->ss_family == AF_INET6)
+		return a6->sin6_port == l6->sin6_port &&
+		    (IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+		    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &l6->sin6_addr));
+	return 0;
+}
+
+/* Which PROXY versions the listener that accepted fd expects, if any. */
+static int
+session_proxy_wanted(const struct config *cfg, int fd)
+{
+	struct sockaddr_storage		 ss;
+	const struct config_listener	*ls;
+	socklen_t			 len = sizeof(ss);
+	size_t				 i;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		ls = &cfg->listeners[i];
+		if (!session_listener_is(&ls->address.sa, &ss))
+			continue;
+		switch (ls->proxy_protocol) {
+		case CONFIG_PROXY_OFF:
+			return 0;
+		case CONFIG_PROXY_V1:
+			return PROXYPROTO_ACCEPT_V1;
+		case CONFIG_PROXY_V2:
+			return PROXYPROTO_ACCEPT_V2;
+		case CONFIG_PROXY_ANY:
+			return PROXYPROTO_ACCEPT_V1 | PROXYPROTO_ACCEPT_V2;
+		}
+	}
+	return 0;
+}
+
 static void
 session_process(struct session *s)
 {
@@ -1415,6 +1560,11 @@ session_process(struct session *s)
 	while (evbuffer_get_length(in) > 0 && !session_delaying(s)) {
 		switch (s->state) {
 		case SESSION_GREETING:
+			if (s->proxy_accept != 0) {
+				if (session_proxy_input(s, in) != 1)
+					return;
+				break;
+			}
 			session_sync_error(s, "greeting");
 			return;
 		case SESSION_DATA:
@@ -1476,10 +1626,12 @@ session_event_cb(void *arg, enum io_event ev)
 	case IO_EV_EOF:
 	case IO_EV_ERROR:
 		s->client_gone = 1;
-		if (s->state == SESSION_DATA)
+		if (s->state == SESSION_DATA) {
 			log_event(LOG_INFO, s->sid, "client_lost",
 			    "stage=DATA bytes=%llu", (unsigned long long)
 			    framer_wire_bytes(s->framer));
+			metrics_message(METRICS_CLIENT_LOST);
+		}
 		/* After "." the upstream's answer is still logged. */
 		if (s->state == SESSION_WAIT && s->wait == WAIT_FINAL)
 			return;
@@ -1563,6 +1715,7 @@ session_new(struct event_base *base, int fd, const struct session_owner *o,
 	if (s->snap == NULL || s->free_ev == NULL)
 		goto fail;
 	s->cfg = snapshot_config(s->snap);
+	s->proxy_accept = session_proxy_wanted(s->cfg, fd);
 	if ((s->io = io_new(base, fd, &session_io_cb, s)) == NULL) {
 		fd = -1;
 		goto fail;
