@@ -22,6 +22,7 @@
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
+#include "tools/ctlenv.h"
 
 #define ERR_LEN		512
 
@@ -137,7 +138,6 @@ run(struct ctl *ctl, int argc, char **argv)
 	const struct config	*cfg = NULL;
 	struct store		*st = NULL;
 	struct dnscheck_server	*servers = NULL;
-	struct buf		*errs = NULL;
 	char			**domains = NULL;
 	char			 err[ERR_LEN];
 	size_t			 i, nlines = 0, failed = 0;
@@ -148,15 +148,8 @@ run(struct ctl *ctl, int argc, char **argv)
 		ctl_err("usage: signetctl check");
 		return CTL_USAGE;
 	}
-	if ((errs = buf_new(0)) == NULL) {
-		ctl_err("out of memory");
+	if ((cfg = ctlenv_config(ctl)) == NULL)
 		goto done;
-	}
-	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
-		ctl_err("%s: configuration not valid (signetctl config check)",
-		    ctl->config_path);
-		goto done;
-	}
 	if (cfg->rotation.nauthoritative > 0) {
 		if ((servers = calloc(cfg->rotation.nauthoritative,
 		    sizeof(*servers))) == NULL) {
@@ -192,7 +185,6 @@ done:
 	store_close(st);
 	free(servers);
 	config_free(cfg);
-	buf_free(errs);
 	return ret;
 }
 

@@ -25,6 +25,7 @@
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
+#include "tools/ctlenv.h"
 #include "tools/rotenv.h"
 
 #define ERR_LEN		512
@@ -46,7 +47,6 @@ run(struct ctl *ctl, int argc, char **argv)
 	struct store			*st = NULL;
 	struct rotenv			*re = NULL;
 	struct rotate_env		*env;
-	struct buf			*errs = NULL;
 	char				 err[ERR_LEN];
 	char				 name[CONFIG_DOMAIN_MAX + 1];
 	unsigned long			 crash_at;
@@ -54,12 +54,6 @@ run(struct ctl *ctl, int argc, char **argv)
 	int				 ch, compromised = 0, dry_run = 0;
 	int				 lockfd = -1, ret = CTL_FAIL;
 
-	/*
-	 * Options follow the operands ("revoke d s1 --compromised"): optind
-	 * 0 makes glibc start afresh in its permuting mode, not signetctl's
-	 * "+" mode.
-	 */
-	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -92,15 +86,8 @@ run(struct ctl *ctl, int argc, char **argv)
 		ctl_err("SIGNET_CRASH_AT: not a number");
 		return CTL_USAGE;
 	}
-	if ((errs = buf_new(0)) == NULL) {
-		ctl_err("out of memory");
+	if ((cfg = ctlenv_config(ctl)) == NULL)
 		goto done;
-	}
-	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
-		ctl_err("%s: configuration not valid (signetctl config check)",
-		    ctl->config_path);
-		goto done;
-	}
 	if ((d = config_domain(cfg, name)) == NULL ||
 	    strcmp(d->name, name) != 0) {
 		ctl_err("%s: not a domains: entry of %s", name,
@@ -131,7 +118,6 @@ done:
 	rotate_unlock(lockfd);
 	store_close(st);
 	config_free(cfg);
-	buf_free(errs);
 	return ret;
 }
 

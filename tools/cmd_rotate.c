@@ -24,6 +24,7 @@
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
+#include "tools/ctlenv.h"
 #include "tools/rotenv.h"
 
 #define ERR_LEN		512
@@ -42,7 +43,6 @@ run(struct ctl *ctl, int argc, char **argv)
 	struct store		*st = NULL;
 	struct rotenv		*re;
 	struct rotate_env	*env;
-	struct buf		*errs = NULL;
 	char			 err[ERR_LEN];
 	unsigned long		 crash_at, commits = 0;
 	time_t			 now = time(NULL);
@@ -74,15 +74,8 @@ run(struct ctl *ctl, int argc, char **argv)
 		ctl_err("SIGNET_CRASH_AT: not a number");
 		return CTL_USAGE;
 	}
-	if ((errs = buf_new(0)) == NULL) {
-		ctl_err("out of memory");
+	if ((cfg = ctlenv_config(ctl)) == NULL)
 		goto done;
-	}
-	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
-		ctl_err("%s: configuration not valid (signetctl config check)",
-		    ctl->config_path);
-		goto done;
-	}
 	if ((st = store_open(cfg->keystore, 1, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		goto done;
@@ -126,7 +119,6 @@ done:
 	rotate_unlock(lockfd);
 	store_close(st);
 	config_free(cfg);
-	buf_free(errs);
 	return ret;
 }
 

@@ -51,6 +51,32 @@ ctlenv_open(struct ctl *ctl, const char *keystore, struct ctlenv *e)
 	return 0;
 }
 
+const struct config *
+ctlenv_config(struct ctl *ctl)
+{
+	const struct config	*cfg;
+	struct buf		*errs;
+	const char		*first, *nl;
+
+	if ((errs = buf_new(0)) == NULL) {
+		ctl_err("out of memory");
+		return NULL;
+	}
+	if ((cfg = config_load(ctl->config_path, errs)) == NULL) {
+		first = buf_cstr(errs);
+		if (first == NULL || *first == '\0')
+			ctl_err("%s: configuration not valid", ctl->config_path);
+		else {
+			nl = strchr(first, '\n');
+			ctl_err("%.*s (all errors: signetctl config check %s)",
+			    (int)(nl != NULL ? nl - first : (long)strlen(first)),
+			    first, ctl->config_path);
+		}
+	}
+	buf_free(errs);
+	return cfg;
+}
+
 void
 ctlenv_close(struct ctlenv *e)
 {

@@ -28,4 +28,11 @@ struct ctlenv {
 int	ctlenv_open(struct ctl *, const char *keystore, struct ctlenv *);
 void	ctlenv_close(struct ctlenv *);
 
+/*
+ * For commands that cannot run without a configuration (rotate, revoke,
+ * check): the loaded config (free with config_free), or NULL after one
+ * line naming the first error.
+ */
+const struct config *ctlenv_config(struct ctl *);
+
 #endif
