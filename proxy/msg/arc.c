@@ -35,8 +35,6 @@
 #include "proxy/msg/hdr.h"
 #include "proxy/msg/verify.h"
 
-#define ARC_NAME_MAX	255	/* RFC 1035 2.3.4: a domain name */
-#define ARC_NUM_DIGITS	18	/* t=, x=, l=: what fits an int64_t */
 #define ARC_INST_DIGITS	2	/* RFC 8617 4.2.1: 1*2DIGIT */
 #define ARC_REASON_MAX	128
 /* Everything a seal or an AS hashes: the header section plus our set. */
@@ -106,12 +104,6 @@ struct arc {
 
 /* Character classes: RFC 5234 B.1, RFC 2045 5.1, RFC 6376 3.1. */
 static int
-is_alpha(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
@@ -144,55 +136,11 @@ is_ftext(uint8_t c)
 }
 
 /* Letters, digits, '-', '_' and '.': d= domains and s= selectors. */
-static int
-is_dnamechar(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.';
-}
-
 /* Results text we write into an AAR: printable, WSP, or UTF-8. */
 static int
 is_result_char(uint8_t c)
 {
 	return is_wsp(c) || (c >= 0x20 && c != 0x7f);
-}
-
-static int
-valid_dname(const uint8_t *p, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > ARC_NAME_MAX || p[0] == '.' ||
-	    p[len - 1] == '.')
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_dnamechar(p[i]))
-			return 0;
-	return 1;
-}
-
-static int
-eq_nocase(const uint8_t *p, size_t len, const char *s)
-{
-	return len == strlen(s) && strncasecmp((const char *)p, s, len) == 0;
-}
-
-/* 1*DIGIT, small enough for an int64_t. */
-static int
-parse_number(const uint8_t *p, size_t len, int64_t *out)
-{
-	int64_t	v = 0;
-	size_t	i;
-
-	if (len == 0 || len > ARC_NUM_DIGITS)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (!is_digit(p[i]))
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 /* instance = 1*2DIGIT, 1 to ARC_SETS_MAX (RFC 8617 4.2.1); 0 if not. */
@@ -201,7 +149,7 @@ parse_instance(const uint8_t *p, size_t len)
 {
 	int64_t	v;
 
-	if (len > ARC_INST_DIGITS || parse_number(p, len, &v) == -1 ||
+	if (len > ARC_INST_DIGITS || dkim_value_number(p, len, &v) == -1 ||
 	    v < 1 || v > ARC_SETS_MAX)
 		return 0;
 	return (unsigned)v;
@@ -467,11 +415,11 @@ read_cv(const struct arc_field *f, enum arc_cv *cv)
 
 	if ((v = dkim_tags_get(f->tags, "cv", &len)) == NULL)
 		return -1;
-	if (eq_nocase(v, len, "none"))
+	if (dkim_value_is(v, len, "none"))
 		*cv = ARC_CV_NONE;
-	else if (eq_nocase(v, len, "pass"))
+	else if (dkim_value_is(v, len, "pass"))
 		*cv = ARC_CV_PASS;
-	else if (eq_nocase(v, len, "fail"))
+	else if (dkim_value_is(v, len, "fail"))
 		*cv = ARC_CV_FAIL;
 	else
 		return -1;
@@ -528,7 +476,7 @@ want_key(struct arc *a, struct arc_field *f)
 
 	d = dkim_tags_get(f->tags, "d", &dlen);
 	s = dkim_tags_get(f->tags, "s", &slen);
-	if ((name = buf_new(2 * ARC_NAME_MAX + 16)) == NULL ||
+	if ((name = buf_new(2 * DKIM_NAME_MAX + 16)) == NULL ||
 	    buf_append(name, s, slen) == -1 ||
 	    buf_append_str(name, "._domainkey.") == -1 ||
 	    buf_append(name, d, dlen) == -1) {
@@ -578,22 +526,22 @@ check_common(struct arc_field *f, const char *const req[][2], size_t nreq)
 		}
 	}
 	p = dkim_tags_get(f->tags, "a", &len);
-	if (!eq_nocase(p, len, "rsa-sha256")) {
+	if (!dkim_value_is(p, len, "rsa-sha256")) {
 		decide(f, VERIFY_PERMERROR, "unsupported algorithm");
 		return 0;
 	}
 	p = dkim_tags_get(f->tags, "d", &len);
-	if (!valid_dname(p, len)) {
+	if (!dkim_value_is_dname(p, len)) {
 		decide(f, VERIFY_PERMERROR, "malformed d=");
 		return 0;
 	}
 	p = dkim_tags_get(f->tags, "s", &len);
-	if (!valid_dname(p, len)) {
+	if (!dkim_value_is_dname(p, len)) {
 		decide(f, VERIFY_PERMERROR, "malformed s=");
 		return 0;
 	}
 	if ((p = dkim_tags_get(f->tags, "t", &len)) != NULL &&
-	    parse_number(p, len, &t) == -1) {
+	    dkim_value_number(p, len, &t) == -1) {
 		decide(f, VERIFY_PERMERROR, "malformed t=");
 		return 0;
 	}
@@ -641,7 +589,7 @@ h_names(const uint8_t *p, size_t len, struct buf *out)
 				return -1;
 		if (t - s > HDR_LINE_MAX || ++n >= DKIM_HNAMES_MAX)
 			return -1;
-		if (eq_nocase(p + s, t - s, "arc-seal"))
+		if (dkim_value_is(p + s, t - s, "arc-seal"))
 			return 1;
 		if ((buf_len(out) > 0 && buf_append_byte(out, ':') == -1) ||
 		    buf_append(out, p + s, t - s) == -1)
@@ -684,14 +632,14 @@ check_ams(struct arc *a, struct arc_field *f)
 	}
 	f->l = -1;
 	if ((p = dkim_tags_get(f->tags, "l", &len)) != NULL &&
-	    parse_number(p, len, &f->l) == -1) {
+	    dkim_value_number(p, len, &f->l) == -1) {
 		decide(f, VERIFY_PERMERROR, "malformed l=");
 		return 0;
 	}
 	if ((p = dkim_tags_get(f->tags, "t", &len)) != NULL)
-		(void)parse_number(p, len, &t);
+		(void)dkim_value_number(p, len, &t);
 	if ((p = dkim_tags_get(f->tags, "x", &len)) != NULL) {
-		if (parse_number(p, len, &x) == -1) {
+		if (dkim_value_number(p, len, &x) == -1) {
 			decide(f, VERIFY_PERMERROR, "malformed x=");
 			return 0;
 		}
@@ -1347,7 +1295,7 @@ lower_dname(const char *s)
 	char	*c;
 	size_t	 i, n;
 
-	if (s == NULL || !valid_dname((const uint8_t *)s, strlen(s)) ||
+	if (s == NULL || !dkim_value_is_dname((const uint8_t *)s, strlen(s)) ||
 	    (c = strdup(s)) == NULL)
 		return NULL;
 	for (i = 0, n = strlen(c); i < n; i++)
@@ -1441,7 +1389,7 @@ valid_authserv_id(const char *s)
 {
 	size_t	n = strlen(s);
 
-	return n > 0 && n <= ARC_NAME_MAX && parse_token((const uint8_t *)s,
+	return n > 0 && n <= DKIM_NAME_MAX && parse_token((const uint8_t *)s,
 	    n, 0) == n;
 }
 
@@ -1738,7 +1686,7 @@ arc_ar_results(const uint8_t *v, size_t len, struct buf *out)
 		}
 		for (n = s; n < i && is_fws_octet(v[n]); n++)
 			;
-		if (n == i || (i - n >= 4 && eq_nocase(v + n, 4, "none") &&
+		if (n == i || (i - n >= 4 && dkim_value_is(v + n, 4, "none") &&
 		    n + 4 + parse_cfws(v, i, n + 4) == i))
 			continue;
 		if (buf_len(out) > 0 && buf_append(out, "; ", 2) == -1)

@@ -1067,3 +1067,46 @@ dkim_signer_finish(struct dkim_signer *s, const struct hdr_list *hl,
 			return -1;
 	return 0;
 }
+
+static int
+is_dnamechar(uint8_t c)
+{
+	return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.';
+}
+
+int
+dkim_value_is_dname(const uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > DKIM_NAME_MAX || p[0] == '.' ||
+	    p[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_dnamechar(p[i]))
+			return 0;
+	return 1;
+}
+
+int
+dkim_value_is(const uint8_t *p, size_t len, const char *s)
+{
+	return len == strlen(s) && strncasecmp((const char *)p, s, len) == 0;
+}
+
+int
+dkim_value_number(const uint8_t *p, size_t len, int64_t *out)
+{
+	int64_t	v = 0;
+	size_t	i;
+
+	if (len == 0 || len > DKIM_NUM_DIGITS)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!is_digit(p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}

@@ -68,6 +68,16 @@ int		 dkim_tags_span(const struct dkim_tags *, const char *name,
 /* Base64 with FWS in it (b=, bh=, p=) -> bytes; -1 on bad input. */
 int		 dkim_base64_decode(const uint8_t *, size_t, struct buf *);
 
+/* Tag values shared by DKIM and ARC verification. */
+#define DKIM_NAME_MAX	255	/* RFC 1035 2.3.4: a domain name */
+#define DKIM_NUM_DIGITS	18	/* t=, x=, l=, i=: what fits an int64_t */
+/* A d= / s= style name: LDH, '_' and dots, not starting or ending with '.'. */
+int		 dkim_value_is_dname(const uint8_t *, size_t);
+/* 1*DIGIT of at most DKIM_NUM_DIGITS into *out; 0, or -1. */
+int		 dkim_value_number(const uint8_t *, size_t, int64_t *out);
+/* The value equals s, ignoring case. */
+int		 dkim_value_is(const uint8_t *, size_t, const char *s);
+
 /*
  * Walk an h= value: the next field name from *pos, 1 when one is found,
  * 0 at the end, -1 on a syntax error (sig-h-tag, RFC 6376 3.5).

@@ -31,8 +31,6 @@
 
 #define ED25519_KEY_LEN	32	/* RFC 8463 4: raw public key */
 #define ED25519_SIG_LEN	64	/* RFC 8032 5.1.6 */
-#define VERIFY_NAME_MAX	255	/* RFC 1035 2.3.4: a domain name */
-#define VERIFY_NUM_DIGITS 18	/* t=, x=, l=: what fits an int64_t */
 
 enum vsig_alg {
 	VSIG_RSA_SHA256,
@@ -72,12 +70,6 @@ struct verify {
 };
 
 static int
-is_alpha(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
@@ -96,50 +88,6 @@ is_wsp_or_eol(uint8_t c)
 }
 
 /* Letters, digits, '-', '_' and '.': d= domains and s= selectors. */
-static int
-is_dnamechar(uint8_t c)
-{
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.';
-}
-
-static int
-valid_dname(const uint8_t *p, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > VERIFY_NAME_MAX || p[0] == '.' ||
-	    p[len - 1] == '.')
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_dnamechar(p[i]))
-			return 0;
-	return 1;
-}
-
-static int
-eq_nocase(const uint8_t *p, size_t len, const char *s)
-{
-	return len == strlen(s) && strncasecmp((const char *)p, s, len) == 0;
-}
-
-/* 1*DIGIT, small enough for an int64_t. */
-static int
-parse_number(const uint8_t *p, size_t len, int64_t *out)
-{
-	int64_t	v = 0;
-	size_t	i;
-
-	if (len == 0 || len > VERIFY_NUM_DIGITS)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (!is_digit(p[i]))
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 /* Does a colon-separated list (with FWS) hold word, case-insensitive? */
 static int
 list_has(const uint8_t *p, size_t len, const char *word)
@@ -153,7 +101,7 @@ list_has(const uint8_t *p, size_t len, const char *word)
 			;
 		for (e = i; e > s && is_wsp_or_eol(p[e - 1]); e--)
 			;
-		if (eq_nocase(p + s, e - s, word))
+		if (dkim_value_is(p + s, e - s, word))
 			return 1;
 		i++;
 	}
@@ -212,12 +160,12 @@ check_identity(struct vsig *s, const uint8_t *d, size_t dlen)
 	int		 rc = -1;
 
 	if ((v = dkim_tags_get(s->tags, "i", &vlen)) == NULL) {
-		if ((s->idomain = buf_new(VERIFY_NAME_MAX)) == NULL ||
+		if ((s->idomain = buf_new(DKIM_NAME_MAX)) == NULL ||
 		    buf_append(s->idomain, d, dlen) == -1)
 			return -1;
 		return 0;
 	}
-	if ((id = buf_new(VERIFY_NAME_MAX * 2)) == NULL)
+	if ((id = buf_new(DKIM_NAME_MAX * 2)) == NULL)
 		return -1;
 	if (decode_qp(v, vlen, id) == -1 ||
 	    (at = memrchr(buf_data(id), '@', buf_len(id))) == NULL) {
@@ -234,7 +182,7 @@ check_identity(struct vsig *s, const uint8_t *d, size_t dlen)
 		rc = 0;
 		goto done;
 	}
-	if ((s->idomain = buf_new(VERIFY_NAME_MAX)) == NULL ||
+	if ((s->idomain = buf_new(DKIM_NAME_MAX)) == NULL ||
 	    buf_append(s->idomain, at, alen) == -1)
 		goto done;
 	rc = 0;
@@ -265,7 +213,7 @@ check_sig_tags(struct verify *v, struct vsig *s)
 		decide(s, VERIFY_PERMERROR, "missing v=");
 		return 0;
 	}
-	if (!eq_nocase(p, len, "1")) {
+	if (!dkim_value_is(p, len, "1")) {
 		decide(s, VERIFY_PERMERROR, "unsupported v=");
 		return 0;
 	}
@@ -276,11 +224,11 @@ check_sig_tags(struct verify *v, struct vsig *s)
 		}
 	}
 	p = dkim_tags_get(s->tags, "a", &len);
-	if (eq_nocase(p, len, "rsa-sha256"))
+	if (dkim_value_is(p, len, "rsa-sha256"))
 		s->alg = VSIG_RSA_SHA256;
-	else if (eq_nocase(p, len, "ed25519-sha256"))
+	else if (dkim_value_is(p, len, "ed25519-sha256"))
 		s->alg = VSIG_ED25519_SHA256;
-	else if (eq_nocase(p, len, "rsa-sha1")) {
+	else if (dkim_value_is(p, len, "rsa-sha1")) {
 		decide(s, VERIFY_FAIL, "rsa-sha1 not accepted (RFC 8301)");
 		return 0;
 	} else {
@@ -305,12 +253,12 @@ check_sig_tags(struct verify *v, struct vsig *s)
 		return 0;
 	}
 	d = dkim_tags_get(s->tags, "d", &dlen);
-	if (!valid_dname(d, dlen)) {
+	if (!dkim_value_is_dname(d, dlen)) {
 		decide(s, VERIFY_PERMERROR, "malformed d=");
 		return 0;
 	}
 	p = dkim_tags_get(s->tags, "s", &len);
-	if (!valid_dname(p, len)) {
+	if (!dkim_value_is_dname(p, len)) {
 		decide(s, VERIFY_PERMERROR, "malformed s=");
 		return 0;
 	}
@@ -320,7 +268,7 @@ check_sig_tags(struct verify *v, struct vsig *s)
 	    &nlen)) == 1) {
 		if (++nh > DKIM_HNAMES_MAX - 1)
 			break;
-		if (eq_nocase(name, nlen, "from"))
+		if (dkim_value_is(name, nlen, "from"))
 			from = 1;
 	}
 	if (r != 0) {
@@ -338,17 +286,17 @@ check_sig_tags(struct verify *v, struct vsig *s)
 		return 0;
 	s->l = -1;
 	if ((p = dkim_tags_get(s->tags, "l", &len)) != NULL &&
-	    parse_number(p, len, &s->l) == -1) {
+	    dkim_value_number(p, len, &s->l) == -1) {
 		decide(s, VERIFY_PERMERROR, "malformed l=");
 		return 0;
 	}
 	if ((p = dkim_tags_get(s->tags, "t", &len)) != NULL &&
-	    parse_number(p, len, &t) == -1) {
+	    dkim_value_number(p, len, &t) == -1) {
 		decide(s, VERIFY_PERMERROR, "malformed t=");
 		return 0;
 	}
 	if ((p = dkim_tags_get(s->tags, "x", &len)) != NULL) {
-		if (parse_number(p, len, &x) == -1) {
+		if (dkim_value_number(p, len, &x) == -1) {
 			decide(s, VERIFY_PERMERROR, "malformed x=");
 			return 0;
 		}
@@ -521,9 +469,9 @@ key_type_refused(const struct dkim_tags *kt, const struct verify_keyreq *req,
 
 	*type = VERIFY_KEY_RSA;
 	if ((p = dkim_tags_get(kt, "k", &len)) != NULL) {
-		if (eq_nocase(p, len, "ed25519"))
+		if (dkim_value_is(p, len, "ed25519"))
 			*type = VERIFY_KEY_ED25519;
-		else if (!eq_nocase(p, len, "rsa"))
+		else if (!dkim_value_is(p, len, "rsa"))
 			return req->rsa_only ? "key type is not rsa" :
 			    "unsupported key type";
 	}
