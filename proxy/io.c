@@ -7,6 +7,12 @@
  * clock on a connection.  Callbacks run from the owning event base; the
  * owner may call io_free from inside one, as long as it returns at once
  * (every callback here touches the io only before calling out).
+ *
+ * TLS (STARTTLS on either side, or at once on implicit-TLS ports) wraps
+ * the socket bufferevent in an OpenSSL filter bufferevent; from then on
+ * io->bev is the filter and the socket one belongs to it.  Plaintext
+ * input still buffered at that moment is thrown away, never handed to
+ * the owner as if it had come through TLS (CVE-2011-0411, TL-01).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,13 +29,21 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "proxy/io.h"
 
 /* Numeric host plus NUL; INET6_ADDRSTRLEN already counts the NUL. */
 #define IO_ADDR_MAX	INET6_ADDRSTRLEN
+/* One OpenSSL error string (ERR_error_string_n wants at least 256). */
+#define IO_TLS_ERR_MAX	256
+/* How often a closing TLS connection looks at its socket buffer. */
+#define IO_FLUSH_POLL_US	10000
 
 struct io {
 	struct bufferevent	*bev;
@@ -49,7 +63,13 @@ struct io {
 	size_t			 in_seen;	/* input length after on_read */
 	char			 peer[IO_ADDR_MAX];
 	int			 peer_port;
+	SSL			*ssl;		/* owned by the filter bev */
+	struct bufferevent	*raw;		/* the socket under TLS */
+	int			 handshaking;
+	char			 tls_err[IO_TLS_ERR_MAX];
 };
+
+static void	io_flush_check(struct io *);
 
 static double
 io_now(void)
@@ -136,14 +156,26 @@ io_write_cb(struct bufferevent *bev, void *arg)
 	if ((io->hold & IO_HOLD_OUTPUT) && left <= IO_OUTPUT_MAX / 2)
 		io_release(io, IO_HOLD_OUTPUT);
 	if (io->closing && left == 0) {
-		io->closing = 0;
-		io->cb.on_event(io->arg, IO_EV_FLUSHED);
+		io_flush_check(io);
 		return;
 	}
 	if (io->want_writable && left <= IO_OUTPUT_MAX / 2) {
 		io->want_writable = 0;
 		io->cb.on_event(io->arg, IO_EV_WRITABLE);
 	}
+}
+
+/* Keep the first queued OpenSSL error for the owner's log line. */
+static void
+io_note_tls_error(struct io *io)
+{
+	unsigned long	 e;
+
+	if ((e = bufferevent_get_openssl_error(io->bev)) == 0)
+		return;
+	ERR_error_string_n(e, io->tls_err, sizeof(io->tls_err));
+	while (bufferevent_get_openssl_error(io->bev) != 0)
+		continue;
 }
 
 static void
@@ -154,11 +186,18 @@ io_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		io_apply_hold(io);
+		if (io->handshaking) {
+			io->handshaking = 0;
+			io->cb.on_event(io->arg, IO_EV_TLS_READY);
+			return;
+		}
 		io->cb.on_event(io->arg, IO_EV_CONNECTED);
 		return;
 	}
 	/* On a plain EOF errno is left over from an earlier call. */
 	io->err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+	if (io->ssl != NULL)
+		io_note_tls_error(io);
 	io->closing = 0;
 	bufferevent_disable(io->bev, EV_READ | EV_WRITE);
 	io->cb.on_event(io->arg, (what & BEV_EVENT_EOF) ? IO_EV_EOF :
@@ -180,6 +219,26 @@ io_timer_cb(evutil_socket_t fd, short what, void *arg)
 	io->cb.on_event(io->arg, IO_EV_TIMEOUT);
 }
 
+/*
+ * Under TLS the filter hands its output to the socket bufferevent, whose
+ * write callback belongs to the filter; the last reply before a close
+ * is only gone once that buffer is empty too, so look again shortly.
+ */
+static void
+io_flush_check(struct io *io)
+{
+	struct timeval	 tv = { 0, IO_FLUSH_POLL_US };
+
+	if (io_output_pending(io) == 0) {
+		io->closing = 0;
+		io->cb.on_event(io->arg, IO_EV_FLUSHED);
+		return;
+	}
+	if (io->raw != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(io->bev)) == 0)
+		event_add(io->kick, &tv);
+}
+
 static void
 io_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -189,10 +248,7 @@ io_kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (io->closing) {
-		if (io_output_pending(io) == 0) {
-			io->closing = 0;
-			io->cb.on_event(io->arg, IO_EV_FLUSHED);
-		}
+		io_flush_check(io);
 		return;
 	}
 	if (io->hold == 0 && evbuffer_get_length(in) > 0)
@@ -363,7 +419,12 @@ io_printf(struct io *io, const char *fmt, ...)
 size_t
 io_output_pending(const struct io *io)
 {
-	return evbuffer_get_length(bufferevent_get_output(io->bev));
+	size_t	 n;
+
+	n = evbuffer_get_length(bufferevent_get_output(io->bev));
+	if (io->raw != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(io->raw));
+	return n;
 }
 
 size_t
@@ -454,4 +515,67 @@ int
 io_peer_port(const struct io *io)
 {
 	return io->peer_port;
+}
+
+void
+io_set_peer(struct io *io, const char *addr, int port)
+{
+	snprintf(io->peer, sizeof(io->peer), "%s", addr);
+	io->peer_port = port;
+}
+
+int
+io_start_tls(struct io *io, SSL *ssl, enum io_tls_role role,
+    size_t *discarded)
+{
+	struct bufferevent	*tls;
+	struct evbuffer		*in;
+
+	*discarded = 0;
+	if (io->ssl != NULL) {
+		SSL_free(ssl);
+		errno = EINVAL;
+		return -1;
+	}
+	in = bufferevent_get_input(io->bev);
+	*discarded = evbuffer_get_length(in);
+	evbuffer_drain(in, *discarded);
+	io->in_seen = 0;
+	tls = bufferevent_openssl_filter_new(bufferevent_get_base(io->bev),
+	    io->bev, ssl, role == IO_TLS_ACCEPT ? BUFFEREVENT_SSL_ACCEPTING :
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	/*
+	 * A peer that drops TCP without close_notify is an EOF, not an
+	 * error: the session answers it the same way and a truncation
+	 * attack gains nothing, since only a complete "." ends a message.
+	 */
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	io->raw = io->bev;
+	io->bev = tls;
+	io->ssl = ssl;
+	io->handshaking = 1;
+	io->tls_err[0] = '\0';
+	bufferevent_setcb(tls, io_read_cb, io_write_cb, io_event_cb, io);
+	bufferevent_setwatermark(tls, EV_READ, 0, IO_READ_HWM);
+	bufferevent_setwatermark(tls, EV_WRITE, IO_OUTPUT_MAX / 2, 0);
+	/* The handshake needs both directions whatever the owner holds. */
+	if (bufferevent_enable(tls, EV_READ | EV_WRITE) == -1)
+		return -1;
+	return 0;
+}
+
+SSL *
+io_tls(const struct io *io)
+{
+	return io->ssl;
+}
+
+const char *
+io_tls_error(const struct io *io)
+{
+	return io->tls_err;
 }

@@ -21,6 +21,7 @@
 struct event_base;
 struct evbuffer;
 struct io;
+struct ssl_st;
 
 #define IO_READ_HWM	(64 * 1024)	/* PR-03: read high-water mark */
 /* PR-03: unsent output octets before we stop reading */
@@ -32,8 +33,14 @@ enum io_event {
 	IO_EV_TIMEOUT,		/* the deadline passed */
 	IO_EV_CONNECTED,	/* outgoing connect finished */
 	IO_EV_FLUSHED,		/* io_close_after_flush: all output written */
-	IO_EV_WRITABLE		/* io_want_writable: output below half of
+	IO_EV_WRITABLE,		/* io_want_writable: output below half of
 				 * IO_OUTPUT_MAX, write more */
+	IO_EV_TLS_READY		/* io_start_tls: the handshake finished */
+};
+
+enum io_tls_role {
+	IO_TLS_ACCEPT,		/* we are the TLS server */
+	IO_TLS_CONNECT		/* we are the TLS client */
 };
 
 /* Reasons to stop reading; reading resumes when none is left. */
@@ -81,5 +88,26 @@ int		 io_errno(const struct io *);
 /* The peer's numeric address ("127.0.0.1") and port. */
 const char	*io_peer_addr(const struct io *);
 int		 io_peer_port(const struct io *);
+/* Replace the peer address (PROXY protocol: the client behind the
+ * balancer); addr is a numeric address, cut to fit. */
+void		 io_set_peer(struct io *, const char *addr, int port);
+
+/*
+ * Start TLS on the connection; takes ownership of ssl (freed by io_free,
+ * or here on failure).  Input already buffered in plaintext is discarded
+ * first and its length stored in *discarded (TL-01, TL-08: bytes that
+ * arrived before the handshake were never protected).  Output already
+ * queued (the "220 Ready to start TLS" reply) is sent in plaintext ahead
+ * of the handshake.  The outcome is IO_EV_TLS_READY, or IO_EV_ERROR /
+ * IO_EV_EOF with io_tls_error() saying why; the owner sets the
+ * handshake deadline with io_deadline.  Reading follows the owner's
+ * holds once the handshake is done.
+ */
+int		 io_start_tls(struct io *, struct ssl_st *,
+		    enum io_tls_role, size_t *discarded);
+/* The connection's TLS object once io_start_tls was called, else NULL. */
+struct ssl_st	*io_tls(const struct io *);
+/* The last TLS failure, printable, or "" (for logs). */
+const char	*io_tls_error(const struct io *);
 
 #endif

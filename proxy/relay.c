@@ -671,6 +671,7 @@ relay_event_cb(void *arg, enum io_event ev)
 			relay_pump(r);
 		return;
 	case IO_EV_FLUSHED:
+	case IO_EV_TLS_READY:
 		return;
 	case IO_EV_TIMEOUT:
 		switch (r->state) {

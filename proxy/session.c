@@ -1492,8 +1492,13 @@ session_proxy_input(struct session *s, struct evbuffer *in)
 	if (!r.local && inet_ntop(r.src.ss_family, r.src.ss_family == AF_INET ?
 	    (const void *)&((struct sockaddr_in *)&r.src)->sin_addr :
 	    (const void *)&((struct sockaddr_in6 *)&r.src)->sin6_addr, addr,
-	    sizeof(addr)) != NULL)
+	    sizeof(addr)) != NULL) {
 		log_kv(l, "client", "%s", addr);
+		/* Received, XFORWARD and later log lines name the client. */
+		io_set_peer(s->io, addr, ntohs(r.src.ss_family == AF_INET ?
+		    ((struct sockaddr_in *)&r.src)->sin_port :
+		    ((struct sockaddr_in6 *)&r.src)->sin6_port));
+	}
 	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
 	log_end(l);
 	session_enter(s, SESSION_GREETING);
@@ -1642,6 +1647,7 @@ session_event_cb(void *arg, enum io_event ev)
 		return;
 	case IO_EV_CONNECTED:
 	case IO_EV_WRITABLE:
+	case IO_EV_TLS_READY:
 		return;
 	}
 }
