@@ -119,11 +119,12 @@ class TlsSignetd(Signetd):
                 return float(line.split()[-1])
         return None
 
-    def tls_client(self, port=None, cert=None, key=None, ehlo=True):
+    def tls_client(self, port=None, cert=None, key=None, ehlo=True,
+                   source=None):
         """RawSMTP through STARTTLS (or on the implicit port when port is
         port_smtps), after the greeting; EHLO sent before STARTTLS."""
         port = port or self.port
-        c = RawSMTP(port)
+        c = RawSMTP(port, source=source)
         if port == self.port_smtps:
             c.starttls(client_context(cert, key))
             r = c.read_reply()
