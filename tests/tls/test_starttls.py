@@ -250,6 +250,32 @@ class StartTLS(TlsTest):
         self.assertNotIn(b"220", c.buf, "greeted in plaintext")
         self.assertTrue(self.d.wait_log(b"event=tls_failed"))
 
+    def test_tl03_renegotiation_refused(self):
+        # s_client's interactive "R" renegotiates a TLS 1.2 session.
+        p = subprocess.Popen(
+            ["openssl", "s_client", "-tls1_2", "-crlf", "-connect",
+             "127.0.0.1:%d" % self.d.port_smtps],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.addCleanup(p.kill)
+        try:
+            for line, wait in ((b"EHLO a.test\n", 1.0), (b"R\n", 1.0),
+                               (b"NOOP\n", 0.5)):
+                p.stdin.write(line)
+                p.stdin.flush()
+                time.sleep(wait)
+            p.stdin.close()
+        except BrokenPipeError:
+            pass    # s_client gave up after the refusal
+        out = p.stdout.read().decode("utf-8", "replace")
+        p.wait(10)
+        self.assertIn("250-PIPELINING", out, "no session before R")
+        self.assertIn("RENEGOTIATING", out)
+        self.assertIn("no renegotiation", out)
+        self.assertNotIn("250 2.0.0 Ok", out, "session went on renegotiated")
+        c = self.tls_client(port=self.d.port_smtps)
+        self.assertReply(c.cmd("EHLO a.test"), 250)
+
     def test_tls11_client_refused(self):
         ctx = client_context()
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
