@@ -598,6 +598,7 @@ cmd_helo(struct session *s)
 static void
 cmd_mail(struct session *s)
 {
+	const struct config_tenant	*t;
 	const uint8_t	*addr;
 	size_t		 n;
 	uint64_t	 size;
@@ -608,8 +609,9 @@ cmd_mail(struct session *s)
 	s->tenant = policy_tenant_for_client(s->cfg,
 	    (const struct sockaddr *)&s->peer);
 	/* A pinned client certificate names its tenant (tls.h). */
-	if (s->has_cert && policy_tenant_for_cert(s->cfg, s->cert_fp) != NULL)
-		s->tenant = policy_tenant_for_cert(s->cfg, s->cert_fp);
+	if (s->has_cert && (t = policy_tenant_for_cert(s->cfg, s->cert_fp)) !=
+	    NULL)
+		s->tenant = t;
 	if (s->tenant == NULL) {
 		log_event(LOG_INFO, s->sid, "relay_denied", "client=%s",
 		    io_peer_addr(s->io));

@@ -226,6 +226,8 @@ tls_server_new(SSL_CTX *ctx)
 {
 	SSL	*ssl;
 
+	if (ctx == NULL)
+		return NULL;
 	if ((ssl = SSL_new(ctx)) == NULL)
 		ERR_clear_error();
 	return ssl;
