@@ -208,7 +208,8 @@ static void	cmd_vrfy(struct session *);
 static void	cmd_not_impl(struct session *);
 static void	cmd_xclient(struct session *);
 static void	cmd_starttls(struct session *);
-static void	session_tls_start(struct session *, struct ssl_st *);
+static void	session_tls_start(struct session *, struct ssl_st *,
+		    enum io_tls_role);
 
 static const struct session_cmd {
 	enum smtp_verb	 verb;
@@ -448,7 +449,8 @@ session_enter(struct session *s, enum session_state st)
 			return;
 		/* Implicit TLS (RFC 8314 3.3): the handshake comes first. */
 		if (s->implicit_tls && io_tls(s->io) == NULL) {
-			session_tls_start(s, tls_server_new(s->tls_ctx));
+			session_tls_start(s, tls_server_new(s->tls_ctx),
+			    IO_TLS_ACCEPT_BUFFERED);
 			return;
 		}
 		if (lim->greeting_delay_ms > 0) {
@@ -795,11 +797,15 @@ cmd_xclient(struct session *s)
 
 /*
  * Hand the connection to TLS (takes ownership of ssl, NULL: out of
- * memory).  Plaintext already buffered behind the command was never
- * protected: it is dropped unread and logged (TL-01, CVE-2011-0411).
+ * memory).  After STARTTLS (IO_TLS_ACCEPT), plaintext already buffered
+ * behind the command was never protected: it is dropped unread and
+ * logged (TL-01, CVE-2011-0411).  On an implicit-TLS listener
+ * (IO_TLS_ACCEPT_BUFFERED) bytes behind a PROXY header are the
+ * ClientHello and go to the handshake.
  */
 static void
-session_tls_start(struct session *s, struct ssl_st *ssl)
+session_tls_start(struct session *s, struct ssl_st *ssl,
+    enum io_tls_role role)
 {
 	struct log_line	*l;
 	uint8_t		 peek[SESSION_PIPE_LOG];
@@ -809,8 +815,7 @@ session_tls_start(struct session *s, struct ssl_st *ssl)
 	n = evbuffer_copyout(io_input(s->io), peek, sizeof(peek));
 	/* Held from here: no command runs until the handshake is done. */
 	io_hold(s->io, IO_HOLD_OWNER);
-	if (ssl == NULL || io_start_tls(s->io, ssl, IO_TLS_ACCEPT,
-	    &dropped) == -1) {
+	if (ssl == NULL || io_start_tls(s->io, ssl, role, &dropped) == -1) {
 		log_event(LOG_ERR, s->sid, "tls_failed", "stage=start "
 		    "client=%s", io_peer_addr(s->io));
 		metrics_tls_handshake(0);
@@ -856,7 +861,7 @@ cmd_starttls(struct session *s)
 	buf_reset(s->reply);
 	smtp_reply_put(s->reply, 220, "2.0.0", "Ready to start TLS");
 	session_write(s, buf_data(s->reply), buf_len(s->reply));
-	session_tls_start(s, ssl);
+	session_tls_start(s, ssl, IO_TLS_ACCEPT);
 }
 
 /*

@@ -58,10 +58,11 @@ def served_fingerprint(port, starttls=True):
 
 class TlsSignetd(Signetd):
 
-    def __init__(self, limits=None, client_ca=False, **kw):
+    def __init__(self, limits=None, client_ca=False, smtps_proxy=None, **kw):
         lim = dict(TLS_LIMITS)
         lim.update(limits or {})
         self.client_ca = None
+        self.smtps_proxy = smtps_proxy
         super().__init__(limits=lim, **kw)
         self.port_smtps = free_port()
         self.port_plain = free_port()
@@ -86,7 +87,9 @@ class TlsSignetd(Signetd):
             tls.append("      client_ca: %s" % self.client_ca)
         return (["listen:", "  - address: 127.0.0.1:%d" % self.port] + tls +
                 ["  - address: 127.0.0.1:%d" % self.port_smtps,
-                 "    implicit_tls: true"] + tls +
+                 "    implicit_tls: true"] +
+                (["    proxy_protocol: %s" % self.smtps_proxy]
+                 if self.smtps_proxy else []) + tls +
                 ["  - address: 127.0.0.1:%d" % self.port_plain])
 
     def config_text(self):
