@@ -538,12 +538,15 @@ io_start_tls(struct io *io, SSL *ssl, enum io_tls_role role,
 		return -1;
 	}
 	in = bufferevent_get_input(io->bev);
-	*discarded = evbuffer_get_length(in);
-	evbuffer_drain(in, *discarded);
+	if (role != IO_TLS_ACCEPT_BUFFERED) {
+		*discarded = evbuffer_get_length(in);
+		evbuffer_drain(in, *discarded);
+	}
 	io->in_seen = 0;
 	tls = bufferevent_openssl_filter_new(bufferevent_get_base(io->bev),
-	    io->bev, ssl, role == IO_TLS_ACCEPT ? BUFFEREVENT_SSL_ACCEPTING :
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	    io->bev, ssl, role == IO_TLS_CONNECT ?
+	    BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		SSL_free(ssl);
 		return -1;
@@ -565,6 +568,10 @@ io_start_tls(struct io *io, SSL *ssl, enum io_tls_role role,
 	/* The handshake needs both directions whatever the owner holds. */
 	if (bufferevent_enable(tls, EV_READ | EV_WRITE) == -1)
 		return -1;
+	/* Kept bytes wait for no socket event: hand them over now. */
+	if (evbuffer_get_length(in) > 0)
+		bufferevent_trigger(io->raw, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	return 0;
 }
 

@@ -40,7 +40,10 @@ enum io_event {
 
 enum io_tls_role {
 	IO_TLS_ACCEPT,		/* we are the TLS server */
-	IO_TLS_CONNECT		/* we are the TLS client */
+	IO_TLS_CONNECT,		/* we are the TLS client */
+	IO_TLS_ACCEPT_BUFFERED	/* server, and buffered input is the
+				 * client's first TLS bytes, not plaintext
+				 * (implicit TLS behind a PROXY header) */
 };
 
 /* Reasons to stop reading; reading resumes when none is left. */
@@ -96,7 +99,8 @@ void		 io_set_peer(struct io *, const char *addr, int port);
  * Start TLS on the connection; takes ownership of ssl (freed by io_free,
  * or here on failure).  Input already buffered in plaintext is discarded
  * first and its length stored in *discarded (TL-01, TL-08: bytes that
- * arrived before the handshake were never protected).  Output already
+ * arrived before the handshake were never protected); with
+ * IO_TLS_ACCEPT_BUFFERED it is kept and read as the handshake.  Output already
  * queued (the "220 Ready to start TLS" reply) is sent in plaintext ahead
  * of the handshake.  The outcome is IO_EV_TLS_READY, or IO_EV_ERROR /
  * IO_EV_EOF with io_tls_error() saying why; the owner sets the

@@ -20,6 +20,12 @@ policy_tenant_for_client(const struct config *cfg, const struct sockaddr *sa)
 	return config_tenant_for_addr(cfg, sa);
 }
 
+const struct config_tenant *
+policy_tenant_for_cert(const struct config *cfg, const uint8_t fp[32])
+{
+	return config_tenant_for_cert(cfg, fp);
+}
+
 enum policy_verdict
 policy_from_domain(const struct config *cfg, const struct config_tenant *t,
     const char *domain, size_t len)

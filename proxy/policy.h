@@ -1,8 +1,8 @@
 /*
  * policy — who may sign for which domain (DESIGN.md promise 4).
  *
- * A client's tenant is fixed once per session: by its network for now
- * (AUTH users and certificates attach here later).  A tenant may use a
+ * A client's tenant is fixed once per session: by a pinned client
+ * certificate, else by its network (AUTH users attach here later).  A tenant may use a
  * domain as envelope sender or From domain only if it owns it: an exact
  * claim, or a "*.parent" claim covering it at a label boundary (TN-02,
  * TN-03).  The decision never looks at local parts (TN-01).  Pure
@@ -12,6 +12,7 @@
 #define SIGNET_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct config;
@@ -28,6 +29,11 @@ enum policy_verdict {
 /* The tenant whose networks hold the client's address, or NULL. */
 const struct config_tenant *policy_tenant_for_client(const struct config *,
 		    const struct sockaddr *);
+
+/* The tenant pinning this client certificate (SHA-256 of its DER), or
+ * NULL; the certificate need not chain to any CA (tls.h). */
+const struct config_tenant *policy_tenant_for_cert(const struct config *,
+		    const uint8_t fp[32]);
 
 /* May tenant sign mail whose From domain is domain (already normalized)? */
 enum policy_verdict policy_from_domain(const struct config *,

@@ -1,6 +1,7 @@
 /*
  * session — the client-facing SMTP state machine (RFC 5321 4.1, 4.3.2;
- * RFC 2920; hostile-inputs.md A, B, D, G, H).
+ * RFC 2920; RFC 3207 STARTTLS, RFC 8314 implicit TLS; hostile-inputs.md
+ * A, B, D, E (TL-01 to TL-04), G, H).
  *
  * States are enum session_state; session_enter() is the only place that
  * changes state, logs the change and performs the entry action (greeting,
@@ -24,6 +25,10 @@
  *   (promise 6); the tenant is found again in that snapshot.
  * - The session frees itself only from its deferred teardown event, never
  *   inside an io or relay callback.
+ * - STARTTLS: plaintext that followed the command is discarded, never
+ *   executed (TL-01), and everything learnt before the handshake (EHLO
+ *   name, transaction) is forgotten (TL-02).  A connection that started
+ *   TLS never reads cleartext again: a TLS close or error ends it (TL-04).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -60,6 +65,7 @@
 #include "proxy/smtp_reply.h"
 #include "proxy/snapshot.h"
 #include "proxy/spool.h"
+#include "proxy/tls.h"
 
 #define SESSION_HOST_MAX	256
 #define SESSION_HELO_MAX	255	/* RFC 5321 4.5.3.1.2 domain length */
@@ -90,11 +96,13 @@ enum session_state {
 	SESSION_DATA,		/* reading message content */
 	SESSION_WAIT,		/* the upstream has our command; input held */
 	SESSION_CLOSING,	/* last reply being flushed */
+	SESSION_TLS,		/* TLS handshake; input held */
 	SESSION_STATE_COUNT
 };
 
 static const char *const session_state_names[] = {
-	"greeting", "helo", "ready", "mail", "rcpt", "data", "wait", "closing"
+	"greeting", "helo", "ready", "mail", "rcpt", "data", "wait", "closing",
+	"tls"
 };
 
 /* What the session waits for in SESSION_WAIT. */
@@ -163,6 +171,11 @@ struct session {
 	struct buf		*verdict;
 	char			 from_domain[CONFIG_DOMAIN_MAX + 1];
 	char			 d_domain[CONFIG_DOMAIN_MAX + 1];
+	/* TLS: the listener's context (a reference), the client certificate. */
+	struct ssl_ctx_st	*tls_ctx;
+	int			 implicit_tls;
+	int			 has_cert;
+	uint8_t			 cert_fp[TLS_FP_LEN];
 };
 
 typedef void	(*session_handler)(struct session *);
@@ -194,6 +207,9 @@ static void	cmd_quit(struct session *);
 static void	cmd_vrfy(struct session *);
 static void	cmd_not_impl(struct session *);
 static void	cmd_xclient(struct session *);
+static void	cmd_starttls(struct session *);
+static void	session_tls_start(struct session *, struct ssl_st *,
+		    enum io_tls_role);
 
 static const struct session_cmd {
 	enum smtp_verb	 verb;
@@ -217,7 +233,7 @@ static const struct session_cmd {
 	{ SMTP_VERB_VRFY, ST_CMD, cmd_vrfy, 1, NULL },
 	{ SMTP_VERB_EXPN, ST_CMD, cmd_vrfy, 1, NULL },
 	{ SMTP_VERB_HELP, ST_CMD, cmd_not_impl, 1, NULL },
-	{ SMTP_VERB_STARTTLS, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_STARTTLS, ST_CMD, cmd_starttls, 0, NULL },
 	{ SMTP_VERB_AUTH, ST_CMD, cmd_not_impl, 0, NULL },
 	{ SMTP_VERB_ETRN, ST_CMD, cmd_not_impl, 0, NULL },
 	{ SMTP_VERB_TURN, ST_CMD, cmd_not_impl, 0, NULL },
@@ -431,6 +447,12 @@ session_enter(struct session *s, enum session_state st)
 		/* A balancer's PROXY header comes before our greeting. */
 		if (s->proxy_accept != 0)
 			return;
+		/* Implicit TLS (RFC 8314 3.3): the handshake comes first. */
+		if (s->implicit_tls && io_tls(s->io) == NULL) {
+			session_tls_start(s, tls_server_new(s->tls_ctx),
+			    IO_TLS_ACCEPT_BUFFERED);
+			return;
+		}
 		if (lim->greeting_delay_ms > 0) {
 			tv.tv_sec = (time_t)(lim->greeting_delay_ms / 1000);
 			tv.tv_usec = (suseconds_t)(lim->greeting_delay_ms %
@@ -474,6 +496,10 @@ session_enter(struct session *s, enum session_state st)
 	case SESSION_CLOSING:
 		io_deadline(s->io, ms(lim->idle_timeout_ms));
 		io_close_after_flush(s->io);
+		break;
+	case SESSION_TLS:
+		/* TL-03: a stalled handshake has its own bound. */
+		io_deadline(s->io, ms(lim->tls_handshake_timeout_ms));
 		break;
 	case SESSION_STATE_COUNT:
 		abort();
@@ -533,7 +559,7 @@ static void
 cmd_ehlo(struct session *s)
 {
 	char		 size[32];
-	const char	*lines[7];
+	const char	*lines[8];
 	size_t		 n = 0;
 
 	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
@@ -548,6 +574,8 @@ cmd_ehlo(struct session *s)
 	lines[n++] = size;
 	lines[n++] = "8BITMIME";
 	lines[n++] = "SMTPUTF8";
+	if (s->tls_ctx != NULL && io_tls(s->io) == NULL)
+		lines[n++] = "STARTTLS";
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	buf_reset(s->reply);
 	smtp_reply_multi(s->reply, 250, NULL, lines, n);
@@ -572,6 +600,7 @@ cmd_helo(struct session *s)
 static void
 cmd_mail(struct session *s)
 {
+	const struct config_tenant	*t;
 	const uint8_t	*addr;
 	size_t		 n;
 	uint64_t	 size;
@@ -581,6 +610,10 @@ cmd_mail(struct session *s)
 	session_refresh_snapshot(s);
 	s->tenant = policy_tenant_for_client(s->cfg,
 	    (const struct sockaddr *)&s->peer);
+	/* A pinned client certificate names its tenant (tls.h). */
+	if (s->has_cert && (t = policy_tenant_for_cert(s->cfg, s->cert_fp)) !=
+	    NULL)
+		s->tenant = t;
 	if (s->tenant == NULL) {
 		log_event(LOG_INFO, s->sid, "relay_denied", "client=%s",
 		    io_peer_addr(s->io));
@@ -760,6 +793,139 @@ static void
 cmd_xclient(struct session *s)
 {
 	session_reply_line(s, "550 5.7.0 Error: insufficient authorization");
+}
+
+/*
+ * Hand the connection to TLS (takes ownership of ssl, NULL: out of
+ * memory).  After STARTTLS (IO_TLS_ACCEPT), plaintext already buffered
+ * behind the command was never protected: it is dropped unread and
+ * logged (TL-01, CVE-2011-0411).  On an implicit-TLS listener
+ * (IO_TLS_ACCEPT_BUFFERED) bytes behind a PROXY header are the
+ * ClientHello and go to the handshake.
+ */
+static void
+session_tls_start(struct session *s, struct ssl_st *ssl,
+    enum io_tls_role role)
+{
+	struct log_line	*l;
+	uint8_t		 peek[SESSION_PIPE_LOG];
+	ev_ssize_t	 n;
+	size_t		 dropped = 0;
+
+	n = evbuffer_copyout(io_input(s->io), peek, sizeof(peek));
+	/* Held from here: no command runs until the handshake is done. */
+	io_hold(s->io, IO_HOLD_OWNER);
+	if (ssl == NULL || io_start_tls(s->io, ssl, role, &dropped) == -1) {
+		log_event(LOG_ERR, s->sid, "tls_failed", "stage=start "
+		    "client=%s", io_peer_addr(s->io));
+		metrics_tls_handshake(0);
+		s->client_gone = 1;
+		session_teardown(s);
+		return;
+	}
+	if (dropped > 0) {
+		l = log_begin(LOG_WARNING, s->sid, "starttls_injection");
+		log_kv(l, "bytes", "%zu", dropped);
+		log_kv_esc(l, "detail", peek, n > 0 ? (size_t)n : 0);
+		log_end(l);
+		metrics_refusal("starttls_injection");
+	}
+	session_enter(s, SESSION_TLS);
+}
+
+/* TL-03 replies are Postfix's. */
+static void
+cmd_starttls(struct session *s)
+{
+	struct ssl_st	*ssl;
+
+	if (io_tls(s->io) != NULL) {
+		session_reply_line(s, "554 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->tls_ctx == NULL) {
+		session_reply_line(s, "502 5.5.1 Error: command not "
+		    "implemented");
+		return;
+	}
+	if ((ssl = tls_server_new(s->tls_ctx)) == NULL) {
+		log_event(LOG_ERR, s->sid, "tls_failed", "stage=setup");
+		session_reply_line(s, "454 4.7.0 TLS not available due to "
+		    "local problem");
+		return;
+	}
+	/* A transaction begun in plaintext ends here (TL-02). */
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
+		relay_rset(s->relay);
+	/* Not delayed by the error count: the handshake follows at once. */
+	buf_reset(s->reply);
+	smtp_reply_put(s->reply, 220, "2.0.0", "Ready to start TLS");
+	session_write(s, buf_data(s->reply), buf_len(s->reply));
+	session_tls_start(s, ssl, IO_TLS_ACCEPT);
+}
+
+/*
+ * The handshake finished.  RFC 3207 4.2: the client starts again with
+ * EHLO and nothing it said in plaintext counts (TL-02).  A client
+ * certificate pinned by a tenant becomes the session's identity.
+ */
+static void
+session_tls_ready(struct session *s)
+{
+	struct ssl_st			*ssl = io_tls(s->io);
+	const struct config_tenant	*t;
+	struct log_line			*l;
+	char				 fp[TLS_FP_TEXT];
+	char				 line[SMTP_REPLY_LINE_MAX];
+
+	metrics_tls_handshake(1);
+	s->has_cert = tls_peer_fingerprint(ssl, s->cert_fp) == 0;
+	if (s->has_cert &&
+	    (t = policy_tenant_for_cert(s->cfg, s->cert_fp)) != NULL)
+		s->tenant = t;
+	l = log_begin(LOG_INFO, s->sid, "tls");
+	log_kv(l, "version", "%s", tls_version(ssl));
+	log_kv(l, "cipher", "%s", tls_cipher(ssl));
+	if (s->has_cert) {
+		tls_fingerprint_text(s->cert_fp, fp);
+		log_kv(l, "client_cert", "%s", fp);
+		log_kv(l, "verified", "%s", tls_peer_verified(ssl) ? "yes" :
+		    "no");
+	}
+	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
+	log_end(l);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	session_txn_reset(s);
+	if (s->implicit_tls) {
+		session_enter(s, SESSION_GREETING);
+		return;
+	}
+	if (s->draining) {
+		snprintf(line, sizeof(line), "421 4.3.2 %s Error: service "
+		    "shutting down", s->host);
+		session_close(s, line);
+		return;
+	}
+	session_enter(s, SESSION_HELO);
+}
+
+/* Handshake failure, stall or garbage: log and close, no reply. */
+static void
+session_tls_failed(struct session *s, const char *reason)
+{
+	struct log_line	*l;
+	const char	*e = io_tls_error(s->io);
+
+	metrics_tls_handshake(0);
+	l = log_begin(LOG_INFO, s->sid, "tls_failed");
+	log_kv(l, "reason", "%s", reason);
+	log_kv(l, "client", "%s", io_peer_addr(s->io));
+	if (e[0] != '\0')
+		log_kv_esc(l, "detail", e, strlen(e));
+	log_end(l);
+	s->client_gone = 1;
+	session_teardown(s);
 }
 
 static const struct session_cmd *
@@ -1240,9 +1406,14 @@ session_received(struct session *s, struct buf *out)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	buf_append_str(out, "Received: from ");
 	buf_append_escaped(out, s->helo, strlen(s->helo), SESSION_TRACE_MAX);
-	buf_printf(out, " (%s)\r\n\tby %s (signet) with %s id %s;\r\n\t%s\r\n",
-	    io_peer_addr(s->io), s->host, s->esmtp ? "ESMTP" : "SMTP", s->sid,
-	    date);
+	buf_printf(out, " (%s)\r\n", io_peer_addr(s->io));
+	/* RFC 3848: ESMTPS; the comment says how, as Postfix writes it. */
+	if (io_tls(s->io) != NULL)
+		buf_printf(out, "\t(using %s with cipher %s)\r\n",
+		    tls_version(io_tls(s->io)), tls_cipher(io_tls(s->io)));
+	buf_printf(out, "\tby %s (signet) with %s id %s;\r\n\t%s\r\n",
+	    s->host, !s->esmtp ? "SMTP" : io_tls(s->io) != NULL ? "ESMTPS" :
+	    "ESMTP", s->sid, date);
 }
 
 static void
@@ -1557,6 +1728,28 @@ session_proxy_wanted(const struct config *cfg, int fd)
 	return 0;
 }
 
+/* The accepting listener's TLS context (a reference) and mode. */
+static void
+session_tls_listener(struct session *s, int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	size_t			 i;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	for (i = 0; i < s->cfg->nlisteners; i++) {
+		if (!session_listener_is(&s->cfg->listeners[i].address.sa,
+		    &ss))
+			continue;
+		s->implicit_tls = s->cfg->listeners[i].implicit_tls;
+		s->tls_ctx = tls_set_ctx(snapshot_tls(s->snap), i);
+		if (s->tls_ctx != NULL)
+			tls_ctx_hold(s->tls_ctx);
+		return;
+	}
+}
+
 static void
 session_process(struct session *s)
 {
@@ -1592,6 +1785,7 @@ session_process(struct session *s)
 			break;
 		case SESSION_WAIT:
 		case SESSION_CLOSING:
+		case SESSION_TLS:
 		case SESSION_STATE_COUNT:
 			return;
 		}
@@ -1613,6 +1807,12 @@ session_event_cb(void *arg, enum io_event ev)
 	struct session	*s = arg;
 	char		 line[SMTP_REPLY_LINE_MAX];
 
+	if (s->state == SESSION_TLS && (ev == IO_EV_TIMEOUT ||
+	    ev == IO_EV_EOF || ev == IO_EV_ERROR)) {
+		session_tls_failed(s, ev == IO_EV_TIMEOUT ? "timeout" :
+		    ev == IO_EV_EOF ? "eof" : "error");
+		return;
+	}
 	switch (ev) {
 	case IO_EV_TIMEOUT:
 		if (s->state == SESSION_CLOSING) {
@@ -1636,6 +1836,10 @@ session_event_cb(void *arg, enum io_event ev)
 			    "stage=DATA bytes=%llu", (unsigned long long)
 			    framer_wire_bytes(s->framer));
 			metrics_message(METRICS_CLIENT_LOST);
+			/* TL-04: nothing after a TLS close is read. */
+			if (io_tls(s->io) != NULL)
+				log_event(LOG_INFO, s->sid, "tls_closed",
+				    "stage=DATA");
 		}
 		/* After "." the upstream's answer is still logged. */
 		if (s->state == SESSION_WAIT && s->wait == WAIT_FINAL)
@@ -1645,9 +1849,11 @@ session_event_cb(void *arg, enum io_event ev)
 	case IO_EV_FLUSHED:
 		session_teardown(s);
 		return;
+	case IO_EV_TLS_READY:
+		session_tls_ready(s);
+		return;
 	case IO_EV_CONNECTED:
 	case IO_EV_WRITABLE:
-	case IO_EV_TLS_READY:
 		return;
 	}
 }
@@ -1679,6 +1885,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	event_free(s->free_ev);
+	tls_ctx_release(s->tls_ctx);
 	snapshot_unref(s->snap);
 	free(s);
 	owner.on_end(owner.arg, tag);
@@ -1722,6 +1929,7 @@ session_new(struct event_base *base, int fd, const struct session_owner *o,
 		goto fail;
 	s->cfg = snapshot_config(s->snap);
 	s->proxy_accept = session_proxy_wanted(s->cfg, fd);
+	session_tls_listener(s, fd);
 	if ((s->io = io_new(base, fd, &session_io_cb, s)) == NULL) {
 		fd = -1;
 		goto fail;
@@ -1765,6 +1973,7 @@ fail:
 		event_free(s->delay_ev);
 	if (s->free_ev != NULL)
 		event_free(s->free_ev);
+	tls_ctx_release(s->tls_ctx);
 	snapshot_unref(s->snap);
 	free(s);
 	return NULL;

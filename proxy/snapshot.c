@@ -7,7 +7,9 @@
  * change can publish a new snapshot sharing the old configuration.  The
  * current pointer is swapped under a mutex and every reference count is
  * atomic, so workers take and drop references without blocking each
- * other for long.  Keys are freed (and wiped, by keys_free) only when the
+ * other for long.  The listeners' TLS contexts belong to the
+ * configuration (tls.h): a reload whose certificate cannot be loaded
+ * builds no snapshot.  Keys are freed (and wiped, by keys_free) only when the
  * last transaction signing with them has dropped its reference.
  */
 #include <stdatomic.h>
@@ -22,11 +24,13 @@
 #include "proxy/log.h"
 #include "proxy/msg/buf.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls.h"
 
 #define SNAP_ERR_MAX	512
 
 struct cfg_holder {
 	const struct config	*cfg;
+	struct tls_set		*tls;
 	atomic_uint		 refs;
 };
 
@@ -55,6 +59,7 @@ cfg_holder_unref(struct cfg_holder *ch)
 {
 	if (ch == NULL || atomic_fetch_sub(&ch->refs, 1) != 1)
 		return;
+	tls_set_free(ch->tls);
 	config_free(ch->cfg);
 	free(ch);
 }
@@ -206,6 +211,10 @@ snapshot_build(const struct config *cfg, struct buf *err)
 	}
 	ch->cfg = cfg;
 	atomic_init(&ch->refs, 1);
+	if ((ch->tls = tls_set_new(cfg, err)) == NULL) {
+		cfg_holder_unref(ch);
+		return NULL;
+	}
 	s = snapshot_make(ch, err);
 	cfg_holder_unref(ch);
 	return s;
@@ -268,6 +277,12 @@ const struct config *
 snapshot_config(const struct snapshot *s)
 {
 	return s->ch->cfg;
+}
+
+const struct tls_set *
+snapshot_tls(const struct snapshot *s)
+{
+	return s->ch->tls;
 }
 
 const struct keys_key *

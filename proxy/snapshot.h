@@ -19,6 +19,7 @@ struct buf;
 struct config;
 struct keys_key;
 struct snapshot;
+struct tls_set;
 
 /*
  * Build a snapshot from cfg (takes ownership) and the key store it names.
@@ -43,6 +44,8 @@ void		 snapshot_unref(struct snapshot *);
 void		 snapshot_shutdown(void);
 
 const struct config *snapshot_config(const struct snapshot *);
+/* The listeners' TLS server contexts (tls.h), built with the config. */
+const struct tls_set *snapshot_tls(const struct snapshot *);
 /* The loaded signing key of domain/selector, or NULL. */
 const struct keys_key *snapshot_key(const struct snapshot *,
 		    const char *domain, const char *selector);

@@ -12,6 +12,7 @@ Stages, in order (a name filter on the command line selects programs):
   fuzz       build/fuzz/fuzz_*        bounded libFuzzer runs over seeds
   scripts    tests/<suite>/test_*.py  conformance, interop, smtp, rotation
   smtp-asan  tests/smtp/test_*.py     again, against the ASan+UBSan signetd
+  tls-asan   tests/tls/test_*.py      the same for the TLS suite
 
 Environment given to every test: SIGNET_ROOT, SIGNET_BUILD,
 SIGNET_ASAN_BUILD, SIGNET_SHARED (the conformance data), PYTHONPATH with
@@ -132,13 +133,15 @@ def programs(pattern):
             if name.startswith("test_") and name.endswith(".py"):
                 out.append(("%s/%s" % (suite, name[:-3]),
                             ["/usr/bin/python3", os.path.join(d, name)]))
-    # The integration suite again with the sanitized daemon: the tests
+    # The integration suites again with the sanitized daemon: the tests
     # pick SIGNET_ASAN_BUILD's binaries when SIGNET_TEST_ASAN is set.
-    d = os.path.join(ROOT, "tests", "smtp")
-    if os.path.isdir(d):
+    for suite in ("smtp", "tls"):
+        d = os.path.join(ROOT, "tests", suite)
+        if not os.path.isdir(d):
+            continue
         for name in sorted(os.listdir(d)):
             if name.startswith("test_") and name.endswith(".py"):
-                out.append(("smtp-asan/%s" % name[:-3],
+                out.append(("%s-asan/%s" % (suite, name[:-3]),
                             ["/usr/bin/env", "SIGNET_TEST_ASAN=1", "/usr/bin/python3",
                              os.path.join(d, name)]))
     if pattern:

@@ -3,7 +3,8 @@
  * handshake, data crosses in both directions, plaintext that was
  * pipelined ahead of the handshake is discarded and counted (TL-01),
  * the last reply before a close is delivered (io_close_after_flush
- * under TLS), and a peer speaking garbage instead of TLS is an error.
+ * under TLS), a ClientHello buffered before an implicit-TLS start is
+ * used, and a peer speaking garbage instead of TLS is an error.
  */
 #include <sys/socket.h>
 #include <string.h>
@@ -175,6 +176,23 @@ main(void)
 	    &dropped) == 0, "start with pending input");
 	T_EQ_INT(dropped, 23, "pipelined plaintext discarded");
 	T_EQ_INT(io_input_pending(srv.io), 0, "and not readable");
+	io_free(srv.io);
+	io_free(cli.io);
+
+	/* Implicit TLS behind a PROXY header: the ClientHello was already
+	 * read into the buffer; it is the handshake, not plaintext. */
+	pair(&srv, &cli);
+	srv.keep = 1;
+	T_OK(io_start_tls(cli.io, SSL_new(cctx), IO_TLS_CONNECT,
+	    &cdropped) == 0, "client sends its hello first");
+	RUN_UNTIL(io_input_pending(srv.io) > 0);
+	T_OK(io_input_pending(srv.io) > 0, "hello buffered before TLS");
+	srv.keep = 0;
+	T_OK(io_start_tls(srv.io, SSL_new(sctx), IO_TLS_ACCEPT_BUFFERED,
+	    &dropped) == 0, "server starts TLS on buffered bytes");
+	T_EQ_INT(dropped, 0, "nothing discarded");
+	RUN_UNTIL(srv.ready && cli.ready);
+	T_OK(srv.ready && cli.ready, "the handshake completes");
 	io_free(srv.io);
 	io_free(cli.io);
 
