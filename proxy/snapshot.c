@@ -22,6 +22,7 @@
 #include "proxy/log.h"
 #include "proxy/msg/buf.h"
 #include "proxy/snapshot.h"
+#include "proxy/upstream_tls.h"
 
 #define SNAP_ERR_MAX	512
 
@@ -55,6 +56,7 @@ cfg_holder_unref(struct cfg_holder *ch)
 {
 	if (ch == NULL || atomic_fetch_sub(&ch->refs, 1) != 1)
 		return;
+	utls_forget(ch->cfg);
 	config_free(ch->cfg);
 	free(ch);
 }
@@ -206,6 +208,11 @@ snapshot_build(const struct config *cfg, struct buf *err)
 	}
 	ch->cfg = cfg;
 	atomic_init(&ch->refs, 1);
+	/* Upstream CA and AUTH secret: read once per configuration. */
+	if (utls_prepare(cfg, err) == -1) {
+		cfg_holder_unref(ch);
+		return NULL;
+	}
 	s = snapshot_make(ch, err);
 	cfg_holder_unref(ch);
 	return s;
