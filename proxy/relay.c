@@ -488,9 +488,15 @@ relay_after_tls(struct relay *r)
 		relay_after_auth(r);
 		return;
 	}
-	/* Never the secret in clear, or to an unauthenticated peer. */
-	if (!relay_peer_loopback(r) && (!r->tls_on ||
-	    (relay_up(r)->verify && !r->tls_verified))) {
+	/*
+	 * Never the secret to a peer we did not authenticate: in clear
+	 * only when the configuration says starttls: off to a loopback
+	 * upstream (config.c refuses it for any other), over TLS only
+	 * with a verified certificate unless verify is off.
+	 */
+	if (r->tls_on ? relay_up(r)->verify && !r->tls_verified :
+	    relay_up(r)->starttls != CONFIG_TLS_OFF ||
+	    !relay_peer_loopback(r)) {
 		relay_tls_fail(r, "auth_needs_tls", r->tls_on ?
 		    "certificate not verified" : "no TLS");
 		return;

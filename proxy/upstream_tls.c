@@ -197,7 +197,8 @@ utls_prepare(const struct config *cfg, struct buf *err)
 	struct in6_addr			 a6;
 	struct in_addr			 a4;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL) {
+	/* sodium_malloc needs it; idempotent and thread-safe. */
+	if (sodium_init() < 0 || (u = calloc(1, sizeof(*u))) == NULL) {
 		if (err != NULL)
 			buf_append_str(err, "upstream: out of memory");
 		return -1;
