@@ -7,6 +7,7 @@ nothing reaches the upstream, the secret never appears in the log, and
 relayed mail still verifies."""
 import os
 import shutil
+import signal
 import ssl
 import sys
 import tempfile
@@ -222,6 +223,41 @@ class FakeStartTLS(Base):
         self.assertGreaterEqual(len(up.connections), 2)
         self.assertFalse(up.connections[-1].tls)
         self.assertIn(b"event=upstream_tls_fallback", d.read_log())
+
+
+class Reload(Base):
+    def test_reload_reads_new_ca(self):
+        up = self.fake(Script(tls=MAT.ctx()))
+        ca = os.path.join(MAT.dir, "reload-ca.crt")
+        shutil.copy(MAT.stranger[0], ca)
+        d = self.daemon(up.port, ["starttls: required", "ca_file: %s" % ca,
+                                  "servername: localhost"])
+        self.assertRefused(self.send(d))
+        shutil.copy(MAT.ca[0], ca)
+        d.signal(signal.SIGHUP)
+        self.assertTrue(d.wait_log(b"event=reload outcome=ok"))
+        r = self.send(d)
+        self.assertEqual(r[-1].code, 250, r[-1].raw)
+        self.assertEqual(len(up.wait_transactions(1)), 1)
+
+    def test_reload_without_secret_keeps_old(self):
+        # FAKEUP has no AUTH verb: its reply to unknown commands accepts.
+        up = self.fake(Script(tls=MAT.ctx(), capabilities=["AUTH PLAIN"],
+                              unknown="235 2.7.0 Authentication successful"))
+        fd, secret = tempfile.mkstemp(prefix="signet-secret-")
+        os.write(fd, SECRET.encode() + b"\n")
+        os.close(fd)
+        d = self.daemon(up.port, self.verified_upstream("required", [
+            "auth:", "  user: signet", "  secret_file: %s" % secret]))
+        os.unlink(secret)
+        d.signal(signal.SIGHUP)
+        self.assertTrue(d.wait_log(b"event=reload outcome=refused"))
+        r = self.send(d)
+        self.assertEqual(r[-1].code, 250, r[-1].raw)
+        auth = [c for c in up.connections[0].commands
+                if c.startswith(b"AUTH PLAIN ")]
+        self.assertEqual(len(auth), 1)
+        self.assertNotIn(SECRET.encode(), d.read_log())
 
 
 class ImplicitTLS(Base):
