@@ -143,7 +143,7 @@ struct relay {
 	const struct utls	*utls;
 	int			 tls_on;	/* handshake done */
 	int			 tls_verified;
-	int			 no_tls;	/* plaintext after a failed try */
+	int			 no_tls;	/* TLS failed: plaintext */
 	int			 tls_fallback;	/* next connection: no_tls */
 	struct relay_client	 client;
 	char			 helo[RELAY_HOST_MAX];
@@ -1426,6 +1426,8 @@ void
 relay_set_config(struct relay *r, const struct config *cfg)
 {
 	r->cfg = cfg;
+	/* The TLS state lives as long as its configuration does. */
+	r->utls = utls_find(cfg);
 }
 
 void

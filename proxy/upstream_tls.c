@@ -46,7 +46,8 @@
 #define UTLS_USER_MAX	1024
 /* "AUTH PLAIN " + base64 of "\0user\0secret" + CRLF, with room. */
 #define UTLS_LINE_MAX	(16 + sodium_base64_ENCODED_LEN(UTLS_USER_MAX + \
-			    UTLS_SECRET_MAX + 2, sodium_base64_VARIANT_ORIGINAL))
+			    UTLS_SECRET_MAX + 2, \
+			    sodium_base64_VARIANT_ORIGINAL))
 
 struct utls {
 	struct utls		*next;
@@ -100,6 +101,7 @@ utls_free(struct utls *u)
 static int
 utls_read_secret(struct utls *u, const char *path, struct buf *err)
 {
+	struct stat	 st;
 	uint8_t		*b = NULL;
 	size_t		 n = 0, i;
 	ssize_t		 r;
@@ -111,6 +113,10 @@ utls_read_secret(struct utls *u, const char *path, struct buf *err)
 			    path, strerror(errno));
 		return -1;
 	}
+	/* Like ssh with its keys, say so when anyone may read it. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
+		log_event(LOG_WARNING, NULL, "upstream_secret_file_readable",
+		    "detail=\"readable by others\"");
 	/* Room for the longest secret, CRLF, and one octet to see more. */
 	if ((b = sodium_malloc(UTLS_SECRET_MAX + 3)) == NULL) {
 		if (err != NULL)
@@ -140,9 +146,9 @@ utls_read_secret(struct utls *u, const char *path, struct buf *err)
 			break;
 	if (n == 0 || n > UTLS_SECRET_MAX || i < n) {
 		if (err != NULL)
-			buf_printf(err, "upstream: auth.secret_file %s: expected "
-			    "one line of 1 to %d printable octets", path,
-			    UTLS_SECRET_MAX);
+			buf_printf(err, "upstream: auth.secret_file %s: "
+			    "expected one line of 1 to %d printable octets",
+			    path, UTLS_SECRET_MAX);
 		goto done;
 	}
 	u->secret = b;

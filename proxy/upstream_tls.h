@@ -54,7 +54,7 @@ struct ssl_st	*utls_ssl_new(const struct utls *, const char *sid);
 int		 utls_verified(const struct ssl_st *, const char **why);
 
 enum utls_auth_step {
-	UTLS_AUTH_PLAIN,	/* "AUTH PLAIN <b64 \0user\0secret>" (RFC 4616) */
+	UTLS_AUTH_PLAIN,	/* "AUTH PLAIN <b64 \0user\0secret>" RFC 4616 */
 	UTLS_AUTH_LOGIN_USER,	/* "<b64 user>", answering LOGIN's 334 */
 	UTLS_AUTH_LOGIN_SECRET	/* "<b64 secret>", answering the next 334 */
 };
