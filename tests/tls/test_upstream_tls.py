@@ -5,6 +5,7 @@ hostile-inputs TL-08).  What a user relies on: mail goes upstream
 encrypted when configured, a required TLS that fails is a 451 4.7.5 and
 nothing reaches the upstream, the secret never appears in the log, and
 relayed mail still verifies."""
+import base64
 import os
 import shutil
 import signal
@@ -358,7 +359,10 @@ class UpstreamAuth(Base):
                 self.assertEqual(len(a.messages), 1)
                 self.assertTrue(a.messages[0][0])
                 self.assertVerifies(a.messages[0][1], d)
-                self.assertNotIn(SECRET.encode(), d.read_log())
+                log = d.read_log()
+                self.assertNotIn(SECRET.encode(), log)
+                for enc in (b"\0signet\0" + SECRET.encode(), SECRET.encode()):
+                    self.assertNotIn(base64.b64encode(enc), log)
                 self.assertIn(b"event=upstream_auth outcome=ok",
                               d.read_log())
 
