@@ -24,7 +24,7 @@ import verifiers  # noqa: E402
 from daemon import Signetd, message  # noqa: E402
 from fakeup import FakeUpstream, Script  # noqa: E402
 from peers import Postfix, SmtpSink  # noqa: E402
-from rawsmtp import session  # noqa: E402
+from rawsmtp import RawSMTP, session  # noqa: E402
 
 FAST = {"connect": "2s", "greeting": "3s", "command": "3s", "final": "30s"}
 SECRET = "s3cret-Upstream-pw"
@@ -160,6 +160,30 @@ class FakeStartTLS(Base):
                 # No MAIL went anywhere, in TLS or not.
                 self.assertTrue(all(b"MAIL" not in c for cn in up.connections
                                     for c in cn.commands))
+
+    def test_capabilities_only_from_ehlo_after_tls_tl08(self):
+        # Plaintext EHLO offers SIZE (a man in the middle may add
+        # anything there); the EHLO inside TLS does not, so MAIL must
+        # go without SIZE=.
+        class TwoFaced(Script):
+            def ehlo_reply(self, tls_active):
+                caps = ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"]
+                if not tls_active:
+                    caps = caps + ["SIZE 10240000", "STARTTLS"]
+                lines = ["fakeup.test"] + caps
+                return ["250%s%s" % ("-" if i < len(lines) - 1 else " ", l)
+                        for i, l in enumerate(lines)]
+
+        up = self.fake(TwoFaced(tls=MAT.ctx()))
+        d = self.daemon(up.port, self.verified_upstream("required"))
+        with RawSMTP(d.port) as c:
+            self.assertEqual(c.read_reply().code, 220)
+            self.assertEqual(c.cmd("EHLO client.test").code, 250)
+            r = c.cmd("MAIL FROM:<alice@example.com> SIZE=100")
+            self.assertEqual(r.code, 250, r.raw)
+        mails = [l for l in up.connections[0].commands
+                 if l.upper().startswith(b"MAIL")]
+        self.assertEqual(mails, [b"MAIL FROM:<alice@example.com>\r\n"])
 
     def test_starttls_refused_required(self):
         up = self.fake(Script(tls=MAT.ctx(),
