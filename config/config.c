@@ -1694,6 +1694,14 @@ section_upstream(struct loader *ld, yaml_node_t *n, void *base)
 		}
 		u->starttls = CONFIG_TLS_OFF;
 	}
+	/* A password goes in clear only to a loopback upstream (TL-06). */
+	if (!u->is_file && u->auth_user != NULL && !u->implicit_tls &&
+	    u->starttls == CONFIG_TLS_OFF && !is_loopback(&u->address)) {
+		err_node(ld, n, "upstream: auth needs TLS (starttls or "
+		    "implicit_tls) towards the non-loopback upstream %s",
+		    u->address.host);
+		rc = -1;
+	}
 	if (u->is_file && (u->implicit_tls || u->auth_user != NULL)) {
 		err_node(ld, n, "upstream: a file: upstream takes no TLS or "
 		    "auth settings");

@@ -23,6 +23,8 @@
  * started; after relay_free() it hears nothing.
  */
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +36,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "config/config.h"
@@ -46,6 +49,7 @@
 #include "proxy/smtp_cmd.h"
 #include "proxy/smtp_reply.h"
 #include "proxy/spool.h"
+#include "proxy/upstream_tls.h"
 
 #define RELAY_CMD_MAX	4096	/* one command we send (MAIL with params) */
 #define RELAY_REPLY_MAX	(SMTP_REPLY_LINE_MAX * SMTP_REPLY_LINES_MAX)
@@ -55,6 +59,12 @@
  * recipients; a longer list just forgoes the retry (UP-03). */
 #define RELAY_REPLAY_MAX	(256 * 1024)
 #define RELAY_SLICE	(16 * 1024)	/* content per step, < IO_OUTPUT_MAX */
+
+/* TL-08: our answer whenever the TLS the configuration asks for fails. */
+#define RELAY_TLS_UNAVAILABLE	"451 4.7.5 Error: upstream TLS unavailable"
+/* Upstream AUTH failed: our configuration's problem, so temporary. */
+#define RELAY_AUTH_FAILED	"451 4.7.0 Error: upstream authentication " \
+				"failed"
 
 enum relay_state {
 	RELAY_IDLE,		/* no connection */
@@ -73,13 +83,18 @@ enum relay_state {
 	RELAY_NOOP,		/* keepalive while the client uploads */
 	RELAY_RSET,
 	RELAY_QUIT,
-	RELAY_REPLAY		/* retry: one recorded RCPT sent */
+	RELAY_REPLAY,		/* retry: one recorded RCPT sent */
+	RELAY_STARTTLS,		/* STARTTLS sent, waiting for 220 */
+	RELAY_HANDSHAKE,	/* TLS handshake (STARTTLS or implicit) */
+	RELAY_AUTH,		/* AUTH sent, waiting for 235 */
+	RELAY_AUTH_LOGIN,	/* "AUTH LOGIN" sent, waiting for 334 */
+	RELAY_AUTH_USER		/* LOGIN user name sent, waiting for 334 */
 };
 
 static const char *const relay_state_names[] = {
 	"idle", "connect", "greeting", "ehlo", "helo", "xforward", "ready",
 	"mail", "txn", "rcpt", "data", "send", "dot", "noop", "rset", "quit",
-	"replay"
+	"replay", "starttls", "handshake", "auth", "auth_login", "auth_user"
 };
 
 enum relay_op {
@@ -124,6 +139,12 @@ struct relay {
 	int			 replay_ok;
 	int			 replaying;
 	int			 retried;
+	/* Upstream TLS and AUTH (upstream_tls.h), per connection. */
+	const struct utls	*utls;
+	int			 tls_on;	/* handshake done */
+	int			 tls_verified;
+	int			 no_tls;	/* TLS failed: plaintext */
+	int			 tls_fallback;	/* next connection: no_tls */
 	struct relay_client	 client;
 	char			 helo[RELAY_HOST_MAX];
 	char			 qid[RELAY_QID_MAX];
@@ -290,6 +311,282 @@ relay_protocol_error(struct relay *r)
 	    "451 4.3.0 Error: upstream protocol error");
 }
 
+/*
+ * Upstream TLS and AUTH (upstream_tls.h; RFC 3207, RFC 4954, TL-08).
+ *
+ * After each EHLO: STARTTLS when the configuration wants TLS and the
+ * upstream offers it, then EHLO again and forget the plaintext
+ * capabilities (RFC 3207 4.2); then AUTH if configured; then XFORWARD.
+ * starttls: required and implicit_tls refuse a missing STARTTLS, a
+ * failed handshake and, with verify, an unverified certificate, with
+ * RELAY_TLS_UNAVAILABLE.  starttls: opportunistic encrypts whatever
+ * certificate the upstream shows (logged verified=no, like Postfix's
+ * "may": whoever can forge a certificate can also strip STARTTLS), goes
+ * on in plaintext when STARTTLS is not offered or refused, and after a
+ * failed handshake reconnects once without TLS.  The AUTH secret goes
+ * only over verified TLS (or TLS with verify: false), or to a loopback
+ * upstream.
+ */
+
+static const struct config_upstream *
+relay_up(const struct relay *r)
+{
+	return &r->cfg->upstream;
+}
+
+/* TLS failures that end the connection are fatal in these modes. */
+static int
+relay_tls_mandatory(const struct relay *r)
+{
+	return relay_up(r)->implicit_tls ||
+	    relay_up(r)->starttls == CONFIG_TLS_REQUIRED;
+}
+
+static int
+relay_peer_loopback(const struct relay *r)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	const char	*p = io_peer_addr(r->io);
+
+	if (inet_pton(AF_INET, p, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, p, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+static void
+relay_tls_log(struct relay *r, int level, const char *event,
+    const char *reason, const char *detail)
+{
+	struct log_line	*l;
+
+	l = log_begin(level, r->sid, event);
+	log_kv(l, "reason", "%s", reason);
+	if (detail != NULL && detail[0] != '\0')
+		log_kv_esc(l, "detail", detail, strlen(detail));
+	log_end(l);
+}
+
+/* The TLS the configuration requires is not there: 451 4.7.5 (TL-08). */
+static void
+relay_tls_fail(struct relay *r, const char *reason, const char *detail)
+{
+	relay_tls_log(r, LOG_ERR, "upstream_tls_failed", reason, detail);
+	relay_fail(r, LOG_INFO, "upstream_abort", RELAY_TLS_UNAVAILABLE);
+}
+
+/*
+ * The connection is lost during the handshake.  Opportunistic mode tries
+ * once more in plaintext on a new connection, as Postfix does; the
+ * operation the session waits for stays pending.
+ */
+static void
+relay_tls_lost(struct relay *r, const char *reason, const char *detail)
+{
+	if (relay_tls_mandatory(r) || r->no_tls ||
+	    r->pending == RELAY_OP_NONE) {
+		relay_tls_fail(r, reason, detail);
+		return;
+	}
+	relay_tls_log(r, LOG_WARNING, "upstream_tls_failed", reason, detail);
+	log_event(LOG_WARNING, r->sid, "upstream_tls_fallback",
+	    "action=reconnect_plaintext");
+	r->tls_fallback = 1;
+	relay_enter(r, RELAY_IDLE);
+	relay_enter(r, RELAY_CONNECT);
+}
+
+/* Entry action of RELAY_HANDSHAKE. */
+static void
+relay_start_handshake(struct relay *r, double timeout_s)
+{
+	struct ssl_st	*ssl;
+	size_t		 discarded = 0;
+
+	ssl = r->utls != NULL ? utls_ssl_new(r->utls, r->sid) : NULL;
+	if (ssl == NULL) {
+		relay_tls_fail(r, "local", "no TLS context");
+		return;
+	}
+	if (io_start_tls(r->io, ssl, IO_TLS_CONNECT, &discarded) == -1) {
+		relay_tls_fail(r, "local", "cannot start TLS");
+		return;
+	}
+	/*
+	 * TL-08: octets after the upstream's 220 came in plaintext and
+	 * would be read as if protected (response injection): abort.
+	 */
+	if (discarded > 0) {
+		log_event(LOG_WARNING, r->sid, "upstream_starttls_injection",
+		    "bytes=%zu", discarded);
+		relay_tls_fail(r, "injection", NULL);
+		return;
+	}
+	io_deadline(r->io, timeout_s);
+}
+
+static void
+relay_tls_ready(struct relay *r)
+{
+	struct ssl_st	*ssl = io_tls(r->io);
+	const char	*why = "";
+	struct log_line	*l;
+
+	r->tls_verified = utls_verified(ssl, &why);
+	l = log_begin(LOG_INFO, r->sid, "upstream_tls");
+	log_kv(l, "version", "%s", SSL_get_version(ssl));
+	log_kv(l, "cipher", "%s", SSL_get_cipher_name(ssl));
+	log_kv(l, "verified", "%s", r->tls_verified ? "yes" : "no");
+	if (!r->tls_verified)
+		log_kv_esc(l, "reason", why, strlen(why));
+	log_end(l);
+	if (!r->tls_verified && relay_up(r)->verify &&
+	    relay_tls_mandatory(r)) {
+		relay_tls_fail(r, "verify", why);
+		return;
+	}
+	r->tls_on = 1;
+	memset(&r->caps, 0, sizeof(r->caps));
+	relay_enter(r, relay_up(r)->implicit_tls ? RELAY_GREETING :
+	    RELAY_EHLO);
+}
+
+static void
+relay_auth_fail(struct relay *r, const char *reason)
+{
+	struct log_line	*l;
+	const uint8_t	*t;
+	size_t		 n;
+
+	l = log_begin(LOG_ERR, r->sid, "upstream_auth_failed");
+	log_kv(l, "reason", "%s", reason);
+	if (r->reply != NULL && smtp_reply_code(r->reply) != 0) {
+		log_kv(l, "code", "%d", smtp_reply_code(r->reply));
+		t = smtp_reply_text(r->reply, 0, &n);
+		log_kv_esc(l, "text", t, n);
+	}
+	log_end(l);
+	relay_fail(r, LOG_INFO, "upstream_abort", RELAY_AUTH_FAILED);
+}
+
+/* Connected, in TLS if configured: XFORWARD, then ready. */
+static void
+relay_after_auth(struct relay *r)
+{
+	if (r->caps.xforward != 0 && r->client.addr != NULL)
+		relay_enter(r, RELAY_XFORWARD);
+	else
+		relay_enter(r, RELAY_READY);
+}
+
+static void
+relay_after_tls(struct relay *r)
+{
+	if (relay_up(r)->auth_user == NULL) {
+		relay_after_auth(r);
+		return;
+	}
+	/*
+	 * Never the secret to a peer we did not authenticate: in clear
+	 * only when the configuration says starttls: off to a loopback
+	 * upstream (config.c refuses it for any other), over TLS only
+	 * with a verified certificate unless verify is off.
+	 */
+	if (r->tls_on ? relay_up(r)->verify && !r->tls_verified :
+	    relay_up(r)->starttls != CONFIG_TLS_OFF ||
+	    !relay_peer_loopback(r)) {
+		relay_tls_fail(r, "auth_needs_tls", r->tls_on ?
+		    "certificate not verified" : "no TLS");
+		return;
+	}
+	if (r->caps.auth & SMTP_AUTH_PLAIN)
+		relay_enter(r, RELAY_AUTH);
+	else if (r->caps.auth & SMTP_AUTH_LOGIN)
+		relay_enter(r, RELAY_AUTH_LOGIN);
+	else
+		relay_auth_fail(r, "no_mechanism");
+}
+
+static void
+relay_after_ehlo(struct relay *r)
+{
+	const struct config_upstream	*up = relay_up(r);
+
+	if (!r->tls_on && !up->implicit_tls && up->starttls !=
+	    CONFIG_TLS_OFF && !r->no_tls) {
+		if ((r->caps.ext & SMTP_EXT_STARTTLS) && r->utls != NULL) {
+			relay_enter(r, RELAY_STARTTLS);
+			return;
+		}
+		if (up->starttls == CONFIG_TLS_REQUIRED) {
+			relay_tls_fail(r, "not_offered", NULL);
+			return;
+		}
+		log_event(LOG_INFO, r->sid, "upstream_plaintext",
+		    "reason=not_offered");
+	}
+	relay_after_tls(r);
+}
+
+static void
+on_starttls(struct relay *r)
+{
+	if (smtp_reply_code(r->reply) == 220) {
+		relay_enter(r, RELAY_HANDSHAKE);
+		return;
+	}
+	relay_log_reply(r, "upstream_starttls_refused");
+	if (relay_tls_mandatory(r)) {
+		relay_tls_fail(r, "refused", NULL);
+		return;
+	}
+	/* RFC 3207 4: after a refusal the session goes on in plaintext. */
+	relay_after_tls(r);
+}
+
+static void
+on_auth(struct relay *r)
+{
+	if (smtp_reply_class(r->reply) != 2) {
+		relay_auth_fail(r, "refused");
+		return;
+	}
+	log_event(LOG_INFO, r->sid, "upstream_auth", "outcome=ok");
+	relay_after_auth(r);
+}
+
+static void
+on_auth_login(struct relay *r)
+{
+	if (smtp_reply_code(r->reply) != 334) {
+		relay_auth_fail(r, "refused");
+		return;
+	}
+	relay_enter(r, RELAY_AUTH_USER);
+}
+
+static void
+on_auth_user(struct relay *r)
+{
+	if (smtp_reply_code(r->reply) != 334) {
+		relay_auth_fail(r, "refused");
+		return;
+	}
+	/* The password answers the second 334; 235 comes in RELAY_AUTH. */
+	relay_enter(r, RELAY_AUTH);
+}
+
+/* Entry action of RELAY_AUTH and RELAY_AUTH_USER: one secret line. */
+static void
+relay_write_auth(struct relay *r, enum utls_auth_step step)
+{
+	if (utls_auth_write(r->utls, step, r->io) == -1)
+		relay_fail(r, LOG_ERR, "upstream_write_failed",
+		    "451 4.3.0 Error: internal error");
+}
+
 /* Reply handlers, one per state that expects a reply. */
 
 static void
@@ -311,10 +608,7 @@ on_ehlo(struct relay *r)
 	case 2:
 		memset(&r->caps, 0, sizeof(r->caps));
 		smtp_reply_ehlo_caps(r->reply, &r->caps);
-		if (r->caps.xforward != 0 && r->client.addr != NULL)
-			relay_enter(r, RELAY_XFORWARD);
-		else
-			relay_enter(r, RELAY_READY);
+		relay_after_ehlo(r);
 		break;
 	case 5:
 		relay_enter(r, RELAY_HELO);
@@ -336,7 +630,8 @@ on_helo(struct relay *r)
 		return;
 	}
 	memset(&r->caps, 0, sizeof(r->caps));
-	relay_enter(r, RELAY_READY);
+	/* No extensions: TLS or AUTH, if configured, fail here. */
+	relay_after_ehlo(r);
 }
 
 static void
@@ -568,6 +863,10 @@ static const struct {
 	{ RELAY_RSET,		on_rset },
 	{ RELAY_QUIT,		on_quit },
 	{ RELAY_REPLAY,		on_replay },
+	{ RELAY_STARTTLS,	on_starttls },
+	{ RELAY_AUTH,		on_auth },
+	{ RELAY_AUTH_LOGIN,	on_auth_login },
+	{ RELAY_AUTH_USER,	on_auth_user },
 };
 
 static void
@@ -664,17 +963,24 @@ relay_event_cb(void *arg, enum io_event ev)
 
 	switch (ev) {
 	case IO_EV_CONNECTED:
-		relay_enter(r, RELAY_GREETING);
+		relay_enter(r, relay_up(r)->implicit_tls ? RELAY_HANDSHAKE :
+		    RELAY_GREETING);
 		return;
 	case IO_EV_WRITABLE:
 		if (r->state == RELAY_SEND)
 			relay_pump(r);
 		return;
-	case IO_EV_FLUSHED:
 	case IO_EV_TLS_READY:
+		if (r->state == RELAY_HANDSHAKE)
+			relay_tls_ready(r);
+		return;
+	case IO_EV_FLUSHED:
 		return;
 	case IO_EV_TIMEOUT:
 		switch (r->state) {
+		case RELAY_HANDSHAKE:
+			relay_tls_lost(r, "timeout", NULL);
+			return;
 		case RELAY_CONNECT:
 		case RELAY_GREETING:
 			relay_fail(r, LOG_ERR, "upstream_unavailable",
@@ -697,6 +1003,9 @@ relay_event_cb(void *arg, enum io_event ev)
 	case IO_EV_EOF:
 	case IO_EV_ERROR:
 		switch (r->state) {
+		case RELAY_HANDSHAKE:
+			relay_tls_lost(r, "handshake", io_tls_error(r->io));
+			return;
 		case RELAY_CONNECT:
 			relay_fail(r, LOG_ERR, "upstream_unavailable",
 			    "451 4.4.1 Error: upstream unavailable, try "
@@ -833,6 +1142,11 @@ relay_enter(struct relay *r, enum relay_state st)
 			smtp_reply_reset(r->reply);
 		break;
 	case RELAY_CONNECT:
+		r->utls = utls_find(r->cfg);
+		r->tls_on = 0;
+		r->tls_verified = 0;
+		r->no_tls = r->tls_fallback;
+		r->tls_fallback = 0;
 		r->io = io_connect(r->base, up->address.host,
 		    up->address.port, &relay_io_cb, r);
 		if (r->io == NULL) {
@@ -930,6 +1244,28 @@ relay_enter(struct relay *r, enum relay_state st)
 	case RELAY_REPLAY:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
 		relay_write_replay(r);
+		break;
+	case RELAY_STARTTLS:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "STARTTLS\r\n");
+		break;
+	case RELAY_HANDSHAKE:
+		/* Implicit TLS: the handshake stands in for the greeting. */
+		relay_start_handshake(r, ms_to_s(old == RELAY_CONNECT ?
+		    up->greeting_timeout_ms : up->command_timeout_ms));
+		break;
+	case RELAY_AUTH:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_auth(r, old == RELAY_AUTH_USER ?
+		    UTLS_AUTH_LOGIN_SECRET : UTLS_AUTH_PLAIN);
+		break;
+	case RELAY_AUTH_LOGIN:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_send_str(r, "AUTH LOGIN\r\n");
+		break;
+	case RELAY_AUTH_USER:
+		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
+		relay_write_auth(r, UTLS_AUTH_LOGIN_USER);
 		break;
 	}
 }
@@ -1090,6 +1426,8 @@ void
 relay_set_config(struct relay *r, const struct config *cfg)
 {
 	r->cfg = cfg;
+	/* The TLS state lives as long as its configuration does. */
+	r->utls = utls_find(cfg);
 }
 
 void

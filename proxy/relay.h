@@ -10,6 +10,10 @@
  * upstream's reply rebuilt by us (UP-06), or our own 451 when anything
  * failed or timed out (promise 1: never 2xx unless the upstream said so).
  *
+ * Towards the upstream, STARTTLS or implicit TLS and AUTH as configured
+ * (upstream_tls.h); when the TLS the configuration requires is missing
+ * the operation's answer is 451 4.7.5 (TL-08).
+ *
  * The file sink writes DIR/<time>.<random>.eml through a temp file,
  * fsync and rename, then answers 250 with the file name as queue id.
  */

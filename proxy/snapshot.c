@@ -25,6 +25,7 @@
 #include "proxy/msg/buf.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls.h"
+#include "proxy/upstream_tls.h"
 
 #define SNAP_ERR_MAX	512
 
@@ -60,6 +61,7 @@ cfg_holder_unref(struct cfg_holder *ch)
 	if (ch == NULL || atomic_fetch_sub(&ch->refs, 1) != 1)
 		return;
 	tls_set_free(ch->tls);
+	utls_forget(ch->cfg);
 	config_free(ch->cfg);
 	free(ch);
 }
@@ -211,7 +213,9 @@ snapshot_build(const struct config *cfg, struct buf *err)
 	}
 	ch->cfg = cfg;
 	atomic_init(&ch->refs, 1);
-	if ((ch->tls = tls_set_new(cfg, err)) == NULL) {
+	/* Upstream CA and AUTH secret: read once per configuration. */
+	if ((ch->tls = tls_set_new(cfg, err)) == NULL ||
+	    utls_prepare(cfg, err) == -1) {
 		cfg_holder_unref(ch);
 		return NULL;
 	}

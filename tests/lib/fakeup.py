@@ -383,10 +383,13 @@ def _code(reply):
 
 
 class FakeUpstream:
-    """The server.  port: 0 picks a free one (see .port after start())."""
+    """The server.  port: 0 picks a free one (see .port after start()).
+    ssl: a server ssl.SSLContext for implicit TLS (port 465 style): every
+    connection is TLS from its first byte."""
 
-    def __init__(self, script=None, port=0, host="127.0.0.1"):
+    def __init__(self, script=None, port=0, host="127.0.0.1", ssl=None):
         self.script = script if script is not None else Script()
+        self.ssl = ssl
         self.host = host
         self.port = port
         self.connections = []
@@ -417,6 +420,7 @@ class FakeUpstream:
         self._tasks.add(task)
         with self._cond:
             conn = Connection(len(self.connections), writer.get_extra_info("peername"))
+            conn.tls = self.ssl is not None
             self.connections.append(conn)
             self._cond.notify_all()
         sess = _Session(self, reader, writer, conn, self._script_for(conn.index))
@@ -445,7 +449,8 @@ class FakeUpstream:
             asyncio.set_event_loop(self._loop)
             try:
                 self._server = self._loop.run_until_complete(asyncio.start_server(
-                    self._handle, self.host, self.port, limit=1 << 20))
+                    self._handle, self.host, self.port, limit=1 << 20,
+                    ssl=self.ssl))
             except OSError as e:
                 failure.append(e)
                 ready.set()

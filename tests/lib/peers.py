@@ -309,10 +309,13 @@ class Postfix:
     lenient=True sets smtpd_forbid_bare_newline = no explicitly (the most
     lenient peer, hostile-inputs SM-03); lenient=False leaves Debian's
     default, and forbid=True sets it to "yes" when this Postfix knows
-    the parameter.  extra: more main.cf settings.
+    the parameter.  extra: more main.cf settings.  tls=(cert, key)
+    offers STARTTLS with that certificate (smtpd_tls_security_level=may,
+    with tlsmgr running and TLS logged).
     """
 
-    def __init__(self, relay_port, port=None, lenient=False, forbid=False, extra=None):
+    def __init__(self, relay_port, port=None, lenient=False, forbid=False, extra=None,
+                 tls=None):
         self.relay_port = relay_port
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="signet-postfix-")
@@ -324,6 +327,7 @@ class Postfix:
         self.lenient = lenient
         self.forbid = forbid
         self.extra = dict(extra or {})
+        self.tls = tls
         self.started = False
 
     def main_cf(self):
@@ -367,6 +371,12 @@ class Postfix:
                 cf["smtpd_forbid_bare_newline_exclusions"] = ""
         elif self.forbid:
             raise RuntimeError("this Postfix has no smtpd_forbid_bare_newline")
+        if self.tls is not None:
+            cf.update({"smtpd_tls_security_level": "may",
+                       "smtpd_tls_cert_file": self.tls[0],
+                       "smtpd_tls_key_file": self.tls[1],
+                       "smtpd_tls_loglevel": "1",
+                       "smtpd_tls_received_header": "yes"})
         cf.update(self.extra)
         return cf
 
@@ -389,6 +399,9 @@ class Postfix:
                 f.write("%s = %s\n" % (k, v))
         with open(os.path.join(self.config, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(port=self.port))
+            if self.tls is not None:
+                # smtpd disables TLS without tlsmgr (its entropy source).
+                f.write("tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n")
         try:
             _running.add(self)
             r = self.postfix("start", check=False)

@@ -20,6 +20,43 @@ def self_signed(directory, cn="localhost", name="tls"):
     return crt, key
 
 
+def test_ca(directory, name="ca"):
+    """A throw-away CA: DIR/NAME.crt and DIR/NAME.key; returns the pair."""
+    crt = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "1",
+                    "-subj", "/CN=signet test CA " + name,
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+def issued(directory, ca, cn="localhost", name="server"):
+    """A server certificate for cn (also its subjectAltName) signed by
+    ca = (crt, key) from test_ca(); returns (cert_path, key_path)."""
+    crt = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    csr = os.path.join(directory, name + ".csr")
+    ext = os.path.join(directory, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n" % cn)
+    quiet = {"check": True, "stdout": subprocess.DEVNULL,
+             "stderr": subprocess.DEVNULL}
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", csr, "-subj", "/CN=" + cn], **quiet)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0],
+                    "-CAkey", ca[1], "-CAcreateserial", "-days", "1",
+                    "-extfile", ext, "-out", crt], **quiet)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
 def server_context(cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
