@@ -384,14 +384,7 @@ class ArcDnsTimeout(unittest.TestCase):
         return replies[-1], self.d.outbox()[before:]
 
     def test_timeout_tempfails(self):
-        base = msgset.wire(msgset.messages()[0][1])
-        hdrs = dkim.arc_sign(b"Authentication-Results: %s; arc=none\r\n" %
-                             LIST.encode() + base, b"dk", LIST.encode(),
-                             self.pem, LIST.encode(),
-                             include_headers=[b"from", b"to", b"subject"])
-        msg = b"".join(hdrs) + b"Authentication-Results: %s; arc=none\r\n" \
-            % LIST.encode() + base
-        r, out = self.relay(msg, 451)
+        r, out = self.relay(self.chain_message(), 451)
         self.assertEqual(r.code, 451, r.raw)
         self.assertIn(b"4.4.3", r.raw)
         self.assertEqual(out, [], "nothing relayed")
@@ -399,6 +392,29 @@ class ArcDnsTimeout(unittest.TestCase):
         self.sink.settimeout(0.1)
         got = self.sink.recv(4096)
         self.assertIn(b"\x02dk\x0a_domainkey", got)
+
+    def test_client_gone_while_waiting(self):
+        """The job dies with the session: no reply, no crash, no leak."""
+        from rawsmtp import RawSMTP, dot_stuff
+        before = len(self.d.outbox())
+        with RawSMTP(self.d.port) as c:
+            c.read_reply()
+            for line in ("EHLO client.test", "MAIL FROM:<alice@example.com>",
+                         "RCPT TO:<bob@dest.test>", "DATA"):
+                c.cmd(line)
+            c.send(dot_stuff(self.chain_message()) + b".\r\n")
+        self.assertTrue(self.d.wait_log(b"event=disconnect"))
+        r, out = self.relay(self.chain_message(), 451)
+        self.assertEqual(r.code, 451, r.raw)
+        self.assertEqual(len(self.d.outbox()), before)
+
+    def chain_message(self):
+        base = msgset.wire(msgset.messages()[0][1])
+        ar = b"Authentication-Results: %s; arc=none\r\n" % LIST.encode()
+        hdrs = dkim.arc_sign(ar + base, b"dk", LIST.encode(), self.pem,
+                             LIST.encode(),
+                             include_headers=[b"from", b"to", b"subject"])
+        return b"".join(hdrs) + ar + base
 
     def test_broken_chain_needs_no_key(self):
         """RFC 8617 5.2: a chain with a gap fails without any key."""
