@@ -10,7 +10,8 @@
  *   is always our own validation (AR-01).
  * - Lookups never block: datagrams on non-blocking sockets, one per
  *   resolver, connect()ed so the kernel drops answers from anyone else;
- *   an answer must carry the query's id and question (dnscheck).  Until
+ *   an answer must carry the query's id and question, and only the
+ *   CNAME chain the answer itself holds is followed.  Until
  *   the body is complete a lost query is retried a few times; from then
  *   on everything still missing gets resolver.timeout, after which it is
  *   a DNS error.
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <ldns/ldns.h>
 
 #include "config/config.h"
 #include "keys/dnscheck.h"
@@ -60,6 +62,9 @@
 #define ARCD_PROP_MAX		200	/* header.d= / header.s= shown */
 #define ARCD_AR_MAX		HDR_FIELDS_MAX
 #define ARCD_LOCALHOST		0x7f000001	/* 127.0.0.1 */
+/* CNAMEs followed inside one answer (RFC 1034 3.6.2 chains). */
+#define ARCD_CNAME_MAX		8
+#define ARCD_DNS_HEADER		12	/* RFC 1035 4.1.1 */
 
 struct arcd_query {
 	char			 name[DNSCHECK_NAME_MAX + 1];
@@ -363,43 +368,114 @@ arcd_tick_cb(evutil_socket_t fd, short what, void *arg)
 	arcd_resend(arg, 0);
 }
 
+/* rr's owner is name and its type t (class IN). */
+static int
+arcd_rr_is(const ldns_rr *rr, const ldns_rdf *name, ldns_rr_type t)
+{
+	return ldns_rr_get_type(rr) == t &&
+	    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
+	    ldns_dname_compare(ldns_rr_owner(rr), name) == 0;
+}
+
+/* A TXT record's strings joined (RFC 6376 3.6.2.2) into out. */
+static int
+arcd_txt(const ldns_rr *rr, struct buf *out)
+{
+	const ldns_rdf	*f;
+	const uint8_t	*d;
+	size_t		 i;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		f = ldns_rr_rdf(rr, i);
+		d = ldns_rdf_data(f);
+		if (ldns_rdf_size(f) < 1 || (size_t)d[0] + 1 >
+		    ldns_rdf_size(f) || buf_append(out, d + 1, d[0]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+arcd_dns_answer(const uint8_t *p, size_t n, const char *qname,
+    const uint8_t id[2], struct buf *txt)
+{
+	ldns_pkt		*pkt = NULL;
+	ldns_rdf		*want = NULL, *cur;
+	const ldns_rr_list	*an;
+	const ldns_rr		*q, *rr;
+	size_t			 i, hop;
+	int			 rc = -1, more;
+
+	if (n < ARCD_DNS_HEADER || n > DNSCHECK_UDP_MAX ||
+	    memcmp(p, id, 2) != 0 ||
+	    ldns_wire2pkt(&pkt, p, n) != LDNS_STATUS_OK ||
+	    ldns_str2rdf_dname(&want, qname) != LDNS_STATUS_OK)
+		goto done;
+	/* Ours: a reply to our one question. */
+	if (!ldns_pkt_qr(pkt) || ldns_pkt_qdcount(pkt) != 1 ||
+	    (q = ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) == NULL ||
+	    !arcd_rr_is(q, want, LDNS_RR_TYPE_TXT))
+		goto done;
+	rc = VERIFY_DNS_ERROR;
+	if (ldns_pkt_tc(pkt))
+		goto done;
+	if (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN) {
+		rc = VERIFY_DNS_NXDOMAIN;
+		goto done;
+	}
+	if (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR)
+		goto done;
+	an = ldns_pkt_answer(pkt);
+	/* The resolver put the CNAME chain, if any, in the answer. */
+	cur = want;
+	for (hop = 0, more = 1; more && hop < ARCD_CNAME_MAX; hop++) {
+		more = 0;
+		for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
+			rr = ldns_rr_list_rr(an, i);
+			if (arcd_rr_is(rr, cur, LDNS_RR_TYPE_CNAME) &&
+			    ldns_rr_rd_count(rr) == 1 &&
+			    ldns_rdf_get_type(ldns_rr_rdf(rr, 0)) ==
+			    LDNS_RDF_TYPE_DNAME) {
+				cur = ldns_rr_rdf(rr, 0);
+				more = 1;
+				break;
+			}
+		}
+	}
+	rc = VERIFY_DNS_NXDOMAIN;
+	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		rr = ldns_rr_list_rr(an, i);
+		if (!arcd_rr_is(rr, cur, LDNS_RR_TYPE_TXT))
+			continue;
+		/* RFC 6376 3.6.2.2 leaves several undefined: the first. */
+		buf_reset(txt);
+		rc = arcd_txt(rr, txt) == 0 ? VERIFY_DNS_OK : VERIFY_DNS_ERROR;
+		break;
+	}
+done:
+	ldns_rdf_deep_free(want);
+	ldns_pkt_free(pkt);
+	return rc;
+}
+
 /* The answer to a query we sent, or nothing (not ours, malformed). */
 static void
 arcd_answer(struct arcd *j, const uint8_t *p, size_t n)
 {
-	struct dnscheck_answer	*a;
 	struct arcd_query	*q;
-	enum dnscheck_parse	 pr;
-	const uint8_t		*txt;
-	size_t			 i, len;
+	size_t			 i;
+	int			 rc;
 
-	if (n < 2)
-		return;
 	for (i = 0; i < j->nq; i++) {
 		q = &j->q[i];
-		if (q->done || q->tries == 0 || memcmp(q->id, p, 2) != 0)
+		if (q->done || q->tries == 0)
 			continue;
-		a = NULL;
-		pr = dnscheck_answer_parse(p, n, q->name, ARCD_TYPE_TXT, &a);
-		if (pr == DNSCHECK_PARSE_BAD) {
-			dnscheck_answer_free(a);
+		if (q->txt == NULL &&
+		    (q->txt = buf_new(VERIFY_KEY_TXT_MAX)) == NULL)
+			return;
+		if ((rc = arcd_dns_answer(p, n, q->name, q->id, q->txt)) == -1)
 			continue;
-		}
-		q->ans = VERIFY_DNS_ERROR;
-		if (pr == DNSCHECK_PARSE_OK && !dnscheck_answer_tc(a)) {
-			if (dnscheck_answer_rcode(a) == ARCD_RCODE_NXDOMAIN ||
-			    (dnscheck_answer_rcode(a) == 0 &&
-			    dnscheck_answer_ntxt(a) == 0))
-				q->ans = VERIFY_DNS_NXDOMAIN;
-			else if (dnscheck_answer_rcode(a) == 0) {
-				/* RFC 6376 3.6.2.2: one record; the first. */
-				txt = dnscheck_answer_txt(a, 0, &len);
-				if ((q->txt = buf_new(VERIFY_KEY_TXT_MAX)) !=
-				    NULL && buf_append(q->txt, txt, len) == 0)
-					q->ans = VERIFY_DNS_OK;
-			}
-		}
-		dnscheck_answer_free(a);
+		q->ans = (enum verify_dns)rc;
 		q->done = 1;
 		j->pending--;
 		if (j->pending == 0) {
@@ -504,8 +580,8 @@ arcd_conclude(struct arcd *j)
 		if (j->vq[i] == SIZE_MAX)
 			continue;
 		q = &j->q[j->vq[i]];
-		if (verify_answer(j->v, i, q->ans, q->txt != NULL ?
-		    buf_data(q->txt) : NULL, q->txt != NULL ?
+		if (verify_answer(j->v, i, q->ans, q->ans == VERIFY_DNS_OK ?
+		    buf_data(q->txt) : NULL, q->ans == VERIFY_DNS_OK ?
 		    buf_len(q->txt) : 0) == -1)
 			return ARCD_ERROR;
 	}
@@ -513,8 +589,8 @@ arcd_conclude(struct arcd *j)
 		if (j->aq[i] == SIZE_MAX)
 			continue;
 		q = &j->q[j->aq[i]];
-		if (arc_answer(j->arc, i, q->ans, q->txt != NULL ?
-		    buf_data(q->txt) : NULL, q->txt != NULL ?
+		if (arc_answer(j->arc, i, q->ans, q->ans == VERIFY_DNS_OK ?
+		    buf_data(q->txt) : NULL, q->ans == VERIFY_DNS_OK ?
 		    buf_len(q->txt) : 0) == -1)
 			return ARCD_ERROR;
 	}

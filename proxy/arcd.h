@@ -10,15 +10,18 @@
  *	arcd_set(j)		// ARCD_SEALED: AS, AMS, AAR to prepend
  *
  * Key records are fetched without blocking the worker's event loop: one
- * UDP socket per configured resolver and job, queries built and
- * answers parsed by keys/dnscheck, retried while the body arrives and
- * bounded by resolver.timeout once it has.  The header list and the
+ * UDP socket per configured resolver and job, EDNS0 queries built by
+ * keys/dnscheck, answers read by arcd_dns_answer, retried while the
+ * body arrives and bounded by resolver.timeout once it has.  The header list and the
  * hash_body belong to the caller and must outlive the job; the config
  * strings and the key come from the caller's snapshot, held to the end
  * of the transaction.
  */
 #ifndef SIGNET_ARCD_H
 #define SIGNET_ARCD_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 struct config_arc;
 struct config_resolver;
@@ -61,5 +64,16 @@ void		 arcd_finish(struct arcd *, arcd_done_fn, void *arg);
 /* The ARC set, top first, each field ending CRLF (ARCD_SEALED). */
 const struct buf *arcd_set(const struct arcd *);
 void		 arcd_free(struct arcd *);
+
+/*
+ * One datagram from the resolver, read as the answer to the TXT query
+ * for qname with this id: -1 when it is not that (wrong id, not a
+ * reply, another question, malformed); else the enum verify_dns for the
+ * record, its strings joined into txt when VERIFY_DNS_OK.  CNAMEs in
+ * the answer section are followed; a truncated reply is an error.
+ * Pure, for tests and fuzzing.
+ */
+int		 arcd_dns_answer(const uint8_t *, size_t, const char *qname,
+		    const uint8_t id[2], struct buf *txt);
 
 #endif

@@ -123,7 +123,8 @@ class ArcDaemon(unittest.TestCase):
         cls.knot = knot.Knot(zones={
             "example.com": knot.zone_text(
                 "example.com", extra=zone_records("example.com", cls.dns)),
-            LIST: knot.zone_text(LIST, extra=zone_records(LIST, cls.dns)),
+            LIST: knot.zone_text(LIST, extra=zone_records(LIST, cls.dns) +
+                                 "\ncn._domainkey 300 CNAME dk._domainkey"),
         })
         cls.knot.start()
         cls.d.resolver_port = cls.knot.port
@@ -134,6 +135,8 @@ class ArcDaemon(unittest.TestCase):
             cls.knot.stop()
             cls.d.cleanup(check=False)
             raise
+        # What the CNAME leads to, for the verifiers' own tables.
+        cls.dns["cn._domainkey." + LIST] = cls.dns["dk._domainkey." + LIST]
         cls.dnsfile = os.path.join(cls.d.dir, "dns.txt")
         verifiers.write_dns_file(cls.dns, cls.dnsfile)
 
@@ -164,13 +167,13 @@ class ArcDaemon(unittest.TestCase):
         self.assertEqual(len(out), before + 1)
         return norm(out[-1])
 
-    def dkimpy_seal(self, msg, sel="dk", results="arc=none"):
+    def dkimpy_seal(self, msg, sel="dk", results="arc=none", key=None):
         msg = re.sub(rb"(?m)^Authentication-Results: " +
                      re.escape(LIST.encode()) + rb";[^\r\n]*\r\n", b"", msg)
         msg = ("Authentication-Results: %s; %s\r\n" % (LIST, results)
                ).encode() + msg
         hdrs = dkim.arc_sign(msg, sel.encode(), LIST.encode(),
-                             self.pem[sel], LIST.encode(),
+                             self.pem[key or sel], LIST.encode(),
                              include_headers=[b"from", b"to", b"subject"])
         self.assertTrue(hdrs, "dkimpy added no set")
         return b"".join(hdrs) + msg
@@ -256,6 +259,13 @@ class ArcDaemon(unittest.TestCase):
         msg = self.dkimpy_seal(msgset.wire(msgset.messages()[0][1]),
                                sel="big")
         self.assertGreater(len(self.dns["big._domainkey." + LIST]), 512)
+        out = self.relay(msg)
+        self.assertEqual(self.seal_of(out), (2, "pass"))
+        self.all_say(out, "pass")
+
+    def test_key_behind_cname(self):
+        msg = self.dkimpy_seal(msgset.wire(msgset.messages()[0][1]),
+                               sel="cn", key="dk")
         out = self.relay(msg)
         self.assertEqual(self.seal_of(out), (2, "pass"))
         self.all_say(out, "pass")
