@@ -39,6 +39,7 @@
 #include "keys/signer.h"
 #include "proxy/arcd.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/msg/arc.h"
 #include "proxy/msg/buf.h"
 #include "proxy/msg/hash.h"
@@ -652,6 +653,29 @@ done:
 }
 
 static void
+arcd_count(const struct arcd *j)
+{
+	enum metrics_arc	 m = METRICS_ARC_ERROR;
+
+	switch (j->outcome) {
+	case ARCD_SEALED:
+		m = arc_result(j->arc) == ARC_CV_PASS ? METRICS_ARC_SEALED_PASS :
+		    arc_result(j->arc) == ARC_CV_FAIL ? METRICS_ARC_SEALED_FAIL :
+		    METRICS_ARC_SEALED_NONE;
+		break;
+	case ARCD_NOT_EXTENDED:
+		m = METRICS_ARC_NOT_EXTENDED;
+		break;
+	case ARCD_TEMPFAIL:
+		m = METRICS_ARC_TEMPFAIL;
+		break;
+	case ARCD_ERROR:
+		break;
+	}
+	metrics_arc(m);
+}
+
+static void
 arcd_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct arcd	*j = arg;
@@ -670,6 +694,7 @@ arcd_done_cb(evutil_socket_t fd, short what, void *arg)
 			event_del(j->rd[i]);
 	j->outcome = arcd_conclude(j);
 	j->finishing = 0;
+	arcd_count(j);
 	fn = j->done;
 	j->done = NULL;
 	fn(j->arg, j->outcome);

@@ -1405,7 +1405,7 @@ session_arc_done(void *arg, enum arcd_outcome o)
 	s->wait = WAIT_NONE;
 	switch (o) {
 	case ARCD_TEMPFAIL:
-		metrics_refusal("arc_dns");
+		metrics_refusal("arc_tempfail");
 		session_eod_refuse(s, "451 4.4.3 Error: ARC key lookup failed, "
 		    "try again later");
 		return;

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "smtp"))
@@ -38,7 +39,7 @@ import tap  # noqa: E402
 import verifiers  # noqa: E402
 from daemon import Signetd, make_key  # noqa: E402
 from rawsmtp import session  # noqa: E402
-from signet_env import binary, signetctl  # noqa: E402
+from signet_env import binary, free_port, signetctl  # noqa: E402
 
 ARC_PL = os.path.join(HERE, "..", "lib", "mail_dkim_arc_verify.pl")
 AUTHSERV = "mx.example.com"
@@ -88,6 +89,7 @@ class ArcSignetd(Signetd):
     def __init__(self, resolver_port, timeout="3s", **kw):
         self.resolver_port = resolver_port
         self.timeout = timeout
+        self.metrics_port = free_port()
         super().__init__(domains_keys=("s1", "s2", "arc1"), **kw)
 
     def config_text(self):
@@ -103,8 +105,18 @@ class ArcSignetd(Signetd):
             "      trusted_authserv_ids: [%s]" % (AUTHSERV, TRUSTED))
         assert "arc:" in text
         return text + ("resolver:\n  nameservers: [127.0.0.1:%d]\n"
-                       "  timeout: %s\n" % (self.resolver_port,
-                                            self.timeout))
+                       "  timeout: %s\n"
+                       "metrics: { listen: 127.0.0.1:%d }\n" % (
+                           self.resolver_port, self.timeout,
+                           self.metrics_port))
+
+    def arc_counts(self):
+        """{result: count} from signet_arc_total on /metrics."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=5) as r:
+            page = r.read().decode()
+        return {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'(?m)^signet_arc_total\{result="(\w+)"\} (\d+)$', page)}
 
 
 class ArcDaemon(unittest.TestCase):
@@ -228,6 +240,19 @@ class ArcDaemon(unittest.TestCase):
         self.assertTrue(self.d.wait_log(b"event=arc_sealed"))
         self.assertRegex(self.d.read_log().decode("utf-8", "replace"),
                          r"event=arc_sealed i=1 cv=none")
+
+    def test_metrics_count_results(self):
+        before = self.d.arc_counts()
+        self.relay(msgset.wire(msgset.messages()[0][1]))
+        self.relay(self.dkimpy_seal(msgset.wire(msgset.messages()[0][1])))
+        failed = self.relay(msgset.tamper_body(self.dkimpy_seal(
+            msgset.wire(msgset.messages()[0][1]))))
+        self.relay(failed)
+        after = self.d.arc_counts()
+        self.assertEqual({k: after[k] - before[k] for k in after},
+                         {"sealed_none": 1, "sealed_pass": 1,
+                          "sealed_fail": 1, "not_extended": 1,
+                          "tempfail": 0, "error": 0})
 
     def test_tampering_fails(self):
         out = self.relay(msgset.wire(msgset.messages()[0][1]))
@@ -394,9 +419,11 @@ class ArcDnsTimeout(unittest.TestCase):
         return replies[-1], self.d.outbox()[before:]
 
     def test_timeout_tempfails(self):
+        before = self.d.arc_counts()["tempfail"]
         r, out = self.relay(self.chain_message(), 451)
         self.assertEqual(r.code, 451, r.raw)
         self.assertIn(b"4.4.3", r.raw)
+        self.assertEqual(self.d.arc_counts()["tempfail"], before + 1)
         self.assertEqual(out, [], "nothing relayed")
         # The sink did get our queries.
         self.sink.settimeout(0.1)
