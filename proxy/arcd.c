@@ -119,27 +119,42 @@ arcd_sign_fn(void *ctx, const uint8_t digest[HASH_SHA256_LEN], uint8_t *sig,
 	return keys_sign(ctx, KEYS_ALG_RSA_SHA256, digest, sig, siglen);
 }
 
+int
+arcd_remove_ours(struct hdr_list *hl, const struct config_arc *cfg,
+    const char *sid)
+{
+	size_t	*idx, n, i;
+	int	 rc = -1;
+
+	if ((idx = calloc(ARCD_AR_MAX, sizeof(*idx))) == NULL)
+		return -1;
+	if (arc_ar_ours(hl, cfg->authserv_id, idx, ARCD_AR_MAX, &n) == -1)
+		goto done;
+	/* From the bottom, so the indices above stay right. */
+	for (i = n < ARCD_AR_MAX ? n : ARCD_AR_MAX; i > 0; i--)
+		if (hdr_remove(hl, idx[i - 1]) == -1)
+			goto done;
+	if (n > 0)
+		log_event(LOG_INFO, sid, "arc_ar_removed",
+		    "count=%zu authserv_id=%s", n, cfg->authserv_id);
+	rc = 0;
+done:
+	free(idx);
+	return rc;
+}
+
 /* RFC 8601 5: delete what claims to be us; keep what trusted ids said. */
 static int
 arcd_headers(struct arcd *j)
 {
 	const uint8_t	*v;
-	size_t		*idx = NULL, n, i, t, len, before;
+	size_t		 i, t, len, before;
 	struct buf	*id = NULL;
 	int		 rc = -1;
 
-	if ((idx = calloc(ARCD_AR_MAX, sizeof(*idx))) == NULL ||
+	if (arcd_remove_ours(j->hl, j->cfg, j->sid) == -1 ||
 	    (id = buf_new(0)) == NULL)
 		goto done;
-	if (arc_ar_ours(j->hl, j->cfg->authserv_id, idx, ARCD_AR_MAX,
-	    &n) == -1)
-		goto done;
-	for (i = n < ARCD_AR_MAX ? n : ARCD_AR_MAX; i > 0; i--)
-		if (hdr_remove(j->hl, idx[i - 1]) == -1)
-			goto done;
-	if (n > 0)
-		log_event(LOG_INFO, j->sid, "arc_ar_removed",
-		    "count=%zu authserv_id=%s", n, j->cfg->authserv_id);
 	for (i = 0; i < hdr_count(j->hl); i++) {
 		if (!hdr_name_is(j->hl, i, "authentication-results"))
 			continue;
@@ -165,7 +180,6 @@ arcd_headers(struct arcd *j)
 	rc = 0;
 done:
 	buf_free(id);
-	free(idx);
 	return rc;
 }
 

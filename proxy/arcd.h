@@ -53,6 +53,12 @@ struct arcd	*arcd_new(struct event_base *, const struct config_resolver *,
 		    const struct config_arc *, const struct keys_key *,
 		    const char *sid, struct hdr_list *hl,
 		    struct hash_body *hb);
+/*
+ * Only the deletion of arcd_new, for a domain whose ARC key is missing:
+ * its mail goes out unsealed, but still nobody speaks for us.  0 or -1.
+ */
+int		 arcd_remove_ours(struct hdr_list *, const struct config_arc *,
+		    const char *sid);
 /* Collect the DKIM-Signatures and send every key query.  0 or -1. */
 int		 arcd_start(struct arcd *);
 /*

@@ -1066,7 +1066,8 @@ session_not_owned(struct session *s, const char *domain)
 
 /*
  * A domain with arc enabled gets an ARC job; without its key the mail
- * still goes out DKIM-signed, unsealed, and the gap is logged.
+ * still goes out DKIM-signed, unsealed, forged claims of our
+ * authserv-id deleted all the same, and the gap is logged.
  */
 static int
 session_arc_begin(struct session *s)
@@ -1080,7 +1081,7 @@ session_arc_begin(struct session *s)
 	if ((k = snapshot_arc_key(s->snap, d)) == NULL) {
 		log_event(LOG_WARNING, s->sid, "arc_key_missing", "d=%s s=%s",
 		    d->name, d->arc.selector);
-		return 0;
+		return arcd_remove_ours(s->hl, &d->arc, s->sid);
 	}
 	s->arc = arcd_new(event_get_base(s->free_ev), &s->cfg->resolver,
 	    &s->cfg->signing, d->name, &d->arc, k, s->sid, s->hl, s->hb);

@@ -4,7 +4,8 @@
 (RSA, even for an Ed25519 domain) beside the DKIM keys and prints its
 record; `signetctl dns` prints it too; signetd loads it and its seals
 verify with dkimpy against exactly those records.  Without the ARC key
-the mail still leaves DKIM-signed, unsealed.
+the mail still leaves DKIM-signed, unsealed, and forged
+Authentication-Results claiming our authserv-id are still deleted.
 """
 import os
 import re
@@ -59,10 +60,10 @@ class ArcKeys(unittest.TestCase):
         # An empty store: signetctl makes every key.
         shutil.rmtree(os.path.join(self.d.keystore, "example.com"))
 
-    def relay(self):
+    def relay(self, extra=b""):
         before = len(self.d.outbox())
         r = session(self.d.port, "alice@example.com", ["bob@dest.test"],
-                    msgset.wire(msgset.messages()[0][1]))
+                    extra + msgset.wire(msgset.messages()[0][1]))
         self.assertEqual(r[-1].code, 250, r[-1].raw)
         out = self.d.outbox()
         self.assertEqual(len(out), before + 1)
@@ -103,7 +104,9 @@ class ArcKeys(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(b"arc7", r.stdout)
         self.d.start()
-        out = self.relay()
+        out = self.relay(b"Authentication-Results: mx.example.com; "
+                         b"arc=pass\r\n")
+        self.assertNotIn(b"mx.example.com; arc=pass", out)
         self.assertNotIn(b"ARC-Seal:", out)
         self.assertIn(b"DKIM-Signature:", out)
         self.assertTrue(self.d.wait_log(b"event=arc_key_missing"))
