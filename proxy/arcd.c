@@ -66,6 +66,8 @@
 /* CNAMEs followed inside one answer (RFC 1034 3.6.2 chains). */
 #define ARCD_CNAME_MAX		8
 #define ARCD_DNS_HEADER		12	/* RFC 1035 4.1.1 */
+/* A query: header, a name of at most 255 octets, EDNS0 OPT (RFC 6891). */
+#define ARCD_QUERY_MAX		512
 
 struct arcd_query {
 	char			 name[DNSCHECK_NAME_MAX + 1];
@@ -291,22 +293,30 @@ arcd_socket(struct arcd *j, size_t k)
 	return 0;
 }
 
-/* One datagram for query q, to the next resolver in turn. */
+/*
+ * One datagram for query q, to the next resolver in turn.  Retries keep
+ * the first id, so a slow answer to an earlier try still counts.
+ */
 static void
 arcd_send(struct arcd *j, struct arcd_query *q)
 {
 	struct buf	*pkt;
-	size_t		 k = q->tries % j->nns;
+	uint8_t		 w[ARCD_QUERY_MAX];
+	size_t		 k = q->tries % j->nns, len;
 
-	q->tries++;
-	if ((pkt = buf_new(DNSCHECK_UDP_MAX)) == NULL)
+	if ((pkt = buf_new(ARCD_QUERY_MAX)) == NULL)
 		return;
 	if (dnscheck_query_build(q->name, ARCD_TYPE_TXT, 1, pkt) == 0 &&
-	    buf_len(pkt) >= 2 && arcd_socket(j, k) == 0) {
-		memcpy(q->id, buf_data(pkt), 2);
+	    (len = buf_len(pkt)) >= 2 && arcd_socket(j, k) == 0) {
+		memcpy(w, buf_data(pkt), len);
+		if (q->tries == 0)
+			memcpy(q->id, w, 2);
+		else
+			memcpy(w, q->id, 2);
 		/* A lost datagram is what the retries are for. */
-		(void)send(j->fd[k], buf_data(pkt), buf_len(pkt), 0);
+		(void)send(j->fd[k], w, len, 0);
 	}
+	q->tries++;
 	buf_free(pkt);
 }
 

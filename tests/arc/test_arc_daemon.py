@@ -25,6 +25,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 import unittest
 import urllib.request
 
@@ -80,6 +82,53 @@ def zone_records(zone, dns):
         if name.endswith("." + zone):
             lines.append("%s. 300 TXT %s" % (name, knot.quote_txt(value)))
     return "\n".join(lines)
+
+
+class LateResolver:
+    """A resolver in front of Knot that answers only the first try of
+    each query, and late: after `delay` seconds, by which time signetd
+    has asked again."""
+
+    def __init__(self, upstream_port, delay):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.delay = delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.seen = {}
+        self.stopped = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def answer(self, query, client):
+        time.sleep(self.delay)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+            up.settimeout(2)
+            up.sendto(query, self.upstream)
+            try:
+                self.sock.sendto(up.recv(65535), client)
+            except OSError:
+                pass
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stopped:
+            try:
+                query, client = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            question = query[12:]
+            self.seen[question] = self.seen.get(question, 0) + 1
+            if self.seen[question] == 1:
+                threading.Thread(target=self.answer, args=(query, client),
+                                 daemon=True).start()
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
 
 
 class ArcSignetd(Signetd):
@@ -287,6 +336,21 @@ class ArcDaemon(unittest.TestCase):
         out = self.relay(msg)
         self.assertEqual(self.seal_of(out), (2, "pass"))
         self.all_say(out, "pass")
+
+    def test_late_answer_to_first_try(self):
+        """Retries keep the query's id: an answer to the first try that
+        comes after the second still counts."""
+        late = LateResolver(self.knot.port, delay=1.5)
+        self.addCleanup(late.stop)
+        d = ArcSignetd(resolver_port=late.port, timeout="3s")
+        shutil.rmtree(d.keystore)
+        shutil.copytree(self.d.keystore, d.keystore)
+        d.start()
+        self.addCleanup(d.cleanup)
+        msg = self.dkimpy_seal(msgset.wire(msgset.messages()[0][1]))
+        out = self.relay(msg, d=d)
+        self.assertEqual(self.seal_of(out), (2, "pass"))
+        self.assertTrue(max(late.seen.values()) >= 2, late.seen)
 
     def test_key_behind_cname(self):
         msg = self.dkimpy_seal(msgset.wire(msgset.messages()[0][1]),
