@@ -175,6 +175,13 @@
 #define UP_NOOP_DEF		(120 * SEC)
 #define UP_NOOP_MAX		(600 * SEC)
 #define UP_TIMEOUT_MIN		(1 * SEC)
+/* resolver.timeout: every key lookup of one message within this. */
+#define RESOLVER_TIMEOUT_DEF	(5 * SEC)
+#define RESOLVER_TIMEOUT_MIN	(100ULL)
+#define RESOLVER_TIMEOUT_MAX	(60 * SEC)
+#define RESOLVER_PORT		53	/* RFC 1035 4.2 */
+#define RESOLV_CONF		"/etc/resolv.conf"
+#define RESOLV_LINE_MAX		1024
 /* DESIGN.md "spool": memory up to a limit, then a temp file. */
 #define SPOOL_MEMORY_DEF	(1 * MiB)
 #define SPOOL_MEMORY_MIN	(4 * KiB)
@@ -3123,6 +3130,96 @@ static const struct field log_fields[] = {
 };
 
 static int
+resolver_nameservers(struct loader *ld, yaml_node_t *n, void *base)
+{
+	struct config_resolver	*r = base;
+	yaml_node_item_t	*it;
+	yaml_node_t		*e;
+	const char		*s;
+	size_t			 len;
+	int			 rc = 0;
+
+	if (want_kind(ld, n, YAML_SEQUENCE_NODE, "nameservers") == -1)
+		return -1;
+	if (seq_len(n) > CONFIG_RESOLVER_NS_MAX) {
+		err_node(ld, n, "nameservers: at most %d",
+		    CONFIG_RESOLVER_NS_MAX);
+		return -1;
+	}
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top && !stopped(ld); it++) {
+		if ((e = node_at(ld, *it)) == NULL ||
+		    scalar(ld, e, "nameservers", &s, &len) == -1) {
+			rc = -1;
+			continue;
+		}
+		if (parse_hostport(ld, s, len, 0,
+		    &r->nameservers[r->nnameservers]) == -1) {
+			err_node(ld, e, "nameservers: invalid address '%.*s' "
+			    "(expected IPv4:port or [IPv6]:port)",
+			    (int)(len > 80 ? 80 : len), s);
+			rc = -1;
+			continue;
+		}
+		r->nnameservers++;
+	}
+	return rc;
+}
+
+static const struct field resolver_fields[] = {
+	FFN("nameservers", resolver_nameservers),
+	FNUM("timeout", F_MS, struct config_resolver, timeout_ms,
+	    RESOLVER_TIMEOUT_MIN, RESOLVER_TIMEOUT_MAX),
+	FEND,
+};
+
+static int
+section_resolver(struct loader *ld, yaml_node_t *n, void *base)
+{
+	struct config	*cfg = base;
+
+	return parse_map(ld, n, resolver_fields, &cfg->resolver, NULL);
+}
+
+/* resolv(5): "nameserver ADDRESS" lines, the first three; port 53. */
+static void
+resolver_from_resolv_conf(struct config_resolver *r)
+{
+	FILE			*f;
+	char			 line[RESOLV_LINE_MAX];
+	char			 addr[INET6_ADDRSTRLEN + 1];
+	struct config_hostport	*hp;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+
+	if ((f = fopen(RESOLV_CONF, "re")) == NULL)
+		return;
+	while (r->nnameservers < CONFIG_RESOLVER_NS_MAX &&
+	    fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "nameserver %46s", addr) != 1)
+			continue;
+		hp = &r->nameservers[r->nnameservers];
+		memset(hp, 0, sizeof(*hp));
+		sin = (struct sockaddr_in *)&hp->sa;
+		sin6 = (struct sockaddr_in6 *)&hp->sa;
+		if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons(RESOLVER_PORT);
+			hp->salen = sizeof(*sin);
+		} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons(RESOLVER_PORT);
+			hp->salen = sizeof(*sin6);
+		} else
+			continue;
+		hp->port = RESOLVER_PORT;
+		hp->is_ip = 1;
+		r->nnameservers++;
+	}
+	fclose(f);
+}
+
+static int
 section_keystore(struct loader *ld, yaml_node_t *n, void *base)
 {
 	struct config	*cfg = base;
@@ -3152,6 +3249,7 @@ static const struct field root_fields[] = {
 	FFN("workers", section_workers),
 	FMAP("log", log_fields),
 	FFN("user", section_user),
+	FFN("resolver", section_resolver),
 	FEND,
 };
 
@@ -3217,6 +3315,7 @@ set_defaults(struct config *cfg)
 	l->greeting_delay_ms = GREETING_DELAY_DEF;
 	l->auth_failures = AUTH_FAILURES_DEF;
 	l->drain_timeout_ms = DRAIN_TIMEOUT_DEF;
+	cfg->resolver.timeout_ms = RESOLVER_TIMEOUT_DEF;
 	cfg->workers = 0;
 	cfg->log_level = LOG_INFO;
 	cfg->log_stderr = 0;
@@ -3628,6 +3727,9 @@ config_load(const char *path, struct buf *errors)
 	}
 	cfg = config_load_mem(data, len, path, errors);
 	free(data);
+	if (cfg != NULL && cfg->resolver.nnameservers == 0)
+		resolver_from_resolv_conf(
+		    &((struct config *)cfg)->resolver);
 	return cfg;
 }
 

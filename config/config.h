@@ -159,6 +159,19 @@ struct config_arc {
 	size_t			 ntrusted_authserv_ids;
 };
 
+/*
+ * Where signetd looks up key records to validate ARC chains and DKIM
+ * signatures: recursive resolvers, asked in turn.  Without resolver:
+ * the name servers of /etc/resolv.conf (read when the file is loaded),
+ * else 127.0.0.1:53.
+ */
+#define CONFIG_RESOLVER_NS_MAX	3	/* resolv(5) MAXNS */
+struct config_resolver {
+	struct config_hostport	 nameservers[CONFIG_RESOLVER_NS_MAX];
+	size_t			 nnameservers;
+	uint64_t		 timeout_ms;	/* all lookups of a message */
+};
+
 struct config_tenant;
 
 /*
@@ -294,6 +307,7 @@ struct config {
 	int				 log_level;	/* syslog LOG_* */
 	int				 log_stderr;
 	const char			*user;		/* NULL: no setuid */
+	struct config_resolver		 resolver;
 	struct config_index		*index;		/* lookups, private */
 };
 

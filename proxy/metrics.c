@@ -81,6 +81,10 @@ static const struct {
 static const char *const outcome_names[METRICS_OUTCOME_COUNT] = {
 	"accepted", "rejected_5xx", "tempfail_4xx", "client_lost"
 };
+static const char *const arc_names[METRICS_ARC_COUNT] = {
+	"sealed_none", "sealed_pass", "sealed_fail", "not_extended",
+	"tempfail", "error"
+};
 static const char *const reply_names[METRICS_REPLY_COUNT] = {
 	"2xx", "4xx", "5xx", "none"
 };
@@ -88,6 +92,7 @@ static const char *const reply_names[METRICS_REPLY_COUNT] = {
 struct metrics {
 	atomic_uint_fast64_t	 messages[METRICS_OUTCOME_COUNT];
 	atomic_uint_fast64_t	 replies[METRICS_REPLY_COUNT];
+	atomic_uint_fast64_t	 arc[METRICS_ARC_COUNT];
 	/* Per bucket, not cumulative; the last one is above every bound. */
 	atomic_uint_fast64_t	 hist[NBUCKETS + 1];
 	atomic_uint_fast64_t	 sign_usec;
@@ -335,6 +340,13 @@ metrics_refusal(const char *reason)
 
 	if (mx != NULL)
 		ltab_add(&mx->refusals, vals);
+}
+
+void
+metrics_arc(enum metrics_arc a)
+{
+	if (mx != NULL && a < METRICS_ARC_COUNT)
+		bump(&mx->arc[a]);
 }
 
 void
@@ -677,6 +689,11 @@ metrics_render(struct buf *out, time_t now)
 	page_head(&pg, "signet_refusals_total", "counter",
 	    "Refused commands and messages by log event.");
 	page_ltab(&pg, &m->refusals);
+	page_head(&pg, "signet_arc_total", "counter",
+	    "Messages of ARC domains by what became of their chain.");
+	for (i = 0; i < METRICS_ARC_COUNT; i++)
+		page_printf(&pg, "signet_arc_total{result=\"%s\"} %llu\n",
+		    arc_names[i], load(&m->arc[i]));
 	page_head(&pg, "signet_upstream_replies_total", "counter",
 	    "Final upstream replies by class.");
 	for (i = 0; i < METRICS_REPLY_COUNT; i++)

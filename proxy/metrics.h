@@ -53,6 +53,17 @@ enum metrics_reply_class {
 	METRICS_REPLY_COUNT
 };
 
+/* What became of a message of an ARC domain (signet_arc_total). */
+enum metrics_arc {
+	METRICS_ARC_SEALED_NONE,	/* sealed, no chain before: cv=none */
+	METRICS_ARC_SEALED_PASS,
+	METRICS_ARC_SEALED_FAIL,
+	METRICS_ARC_NOT_EXTENDED,	/* newest seal cv=fail, or 50 sets */
+	METRICS_ARC_TEMPFAIL,		/* key lookup failed: 451 4.4.3 */
+	METRICS_ARC_ERROR,
+	METRICS_ARC_COUNT
+};
+
 /* One selector's key for signet_key_age_seconds. */
 struct metrics_key {
 	const char	*domain;
@@ -74,6 +85,7 @@ void		 metrics_signature(const char *domain, const char *selector,
 void		 metrics_refusal(const char *reason);
 /* A final reply from the upstream, by its code (0: none came). */
 void		 metrics_upstream_reply(int code);
+void		 metrics_arc(enum metrics_arc);
 /* Time spent signing one message (all its signatures), microseconds. */
 void		 metrics_sign_latency(uint64_t usec);
 void		 metrics_connection_open(void);

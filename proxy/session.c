@@ -47,6 +47,7 @@
 
 #include "config/config.h"
 #include "keys/signer.h"
+#include "proxy/arcd.h"
 #include "proxy/framer.h"
 #include "proxy/io.h"
 #include "proxy/log.h"
@@ -110,6 +111,7 @@ enum session_wait {
 	WAIT_NONE,
 	WAIT_MAIL,
 	WAIT_RCPT,
+	WAIT_ARC,	/* our ARC job: key lookups, then the seal */
 	WAIT_FINAL
 };
 
@@ -164,6 +166,7 @@ struct session {
 	struct hdr_list		*hl;
 	struct hash_body	*hb;
 	struct dkim_signer	*signer;
+	struct arcd		*arc;		/* NULL: no ARC for this domain */
 	struct session_sig	 sigs[SESSION_SIGS_MAX];
 	size_t			 nsigs;
 	struct buf		*head;		/* what relay_data sends */
@@ -194,6 +197,9 @@ static void	session_read_cb(void *, struct evbuffer *);
 static void	session_event_cb(void *, enum io_event);
 static void	session_relay_cb(void *, const struct relay_reply *);
 static int	session_content(void *, const uint8_t *, size_t);
+static void	session_arc_done(void *, enum arcd_outcome);
+static void	session_eod_refuse(struct session *, const char *);
+static void	session_send_message(struct session *);
 
 static void	cmd_helo(struct session *);
 static void	cmd_ehlo(struct session *);
@@ -387,6 +393,8 @@ session_txn_reset(struct session *s)
 	s->hl = NULL;
 	dkim_signer_free(s->signer);
 	s->signer = NULL;
+	arcd_free(s->arc);
+	s->arc = NULL;
 	hash_body_free(s->hb);
 	s->hb = NULL;
 	buf_free(s->head);
@@ -1223,6 +1231,30 @@ session_not_owned(struct session *s, const char *domain)
 }
 
 /*
+ * A domain with arc enabled gets an ARC job; without its key the mail
+ * still goes out DKIM-signed, unsealed, forged claims of our
+ * authserv-id deleted all the same, and the gap is logged.
+ */
+static int
+session_arc_begin(struct session *s)
+{
+	const struct config_domain	*d;
+	const struct keys_key		*k;
+
+	if ((d = config_domain(s->cfg, s->d_domain)) == NULL ||
+	    !d->arc.enabled)
+		return 0;
+	if ((k = snapshot_arc_key(s->snap, d)) == NULL) {
+		log_event(LOG_WARNING, s->sid, "arc_key_missing", "d=%s s=%s",
+		    d->name, d->arc.selector);
+		return arcd_remove_ours(s->hl, &d->arc, s->sid);
+	}
+	s->arc = arcd_new(event_get_base(s->free_ev), &s->cfg->resolver,
+	    &s->cfg->signing, d->name, &d->arc, k, s->sid, s->hl, s->hb);
+	return s->arc == NULL ? -1 : 0;
+}
+
+/*
  * The header section is complete: check it (DK-03, DK-04, DK-08, DK-10,
  * DK-13, DK-16, TN-02, TN-03), make the submission edits and add the
  * signatures before any body octet is hashed.
@@ -1310,7 +1342,9 @@ session_header_done(struct session *s)
 		session_refuse(s, "no_signing_key", line);
 		return;
 	}
-	if ((s->signer = dkim_signer_new(s->hb)) == NULL) {
+	/* ARC first: its body hashes must not be crowded out (arc.h). */
+	if (session_arc_begin(s) == -1 ||
+	    (s->signer = dkim_signer_new(s->hb)) == NULL) {
 		session_refuse(s, "out_of_memory",
 		    "451 4.3.0 Error: internal error");
 		return;
@@ -1343,6 +1377,9 @@ session_header_done(struct session *s)
 			return;
 		}
 	}
+	if (s->arc != NULL && arcd_start(s->arc) == -1)
+		session_refuse(s, "out_of_memory",
+		    "451 4.3.0 Error: internal error");
 }
 
 static void
@@ -1476,7 +1513,6 @@ session_end_of_data(struct session *s)
 	const uint8_t	*ctx;
 	size_t		 n;
 	struct log_line	*l;
-	struct timespec	 t0;
 	char		 line[SMTP_REPLY_LINE_MAX];
 
 	io_deadline(s->io, 0);
@@ -1513,13 +1549,78 @@ session_end_of_data(struct session *s)
 		    "but the next hop does not accept 8BITMIME");
 		goto refuse;
 	}
-	snprintf(line, sizeof(line), "451 4.3.0 Error: internal error");
+	if (s->arc != NULL) {
+		/* The seal needs the body hashes; DKIM shares them. */
+		snprintf(line, sizeof(line), "451 4.3.0 Error: internal error");
+		if (hash_body_final(s->hb) == -1)
+			goto refuse;
+		session_wait(s, WAIT_ARC);
+		arcd_finish(s->arc, session_arc_done, s);
+		return;
+	}
+	session_send_message(s);
+	return;
+refuse:
+	session_eod_refuse(s, line);
+}
+
+/*
+ * The ARC job is done.  A chain whose result hangs on a failed key
+ * lookup is not sealed cv=fail over our own trouble: 451 4.4.3 and the
+ * client retries, nothing went upstream.
+ */
+static void
+session_arc_done(void *arg, enum arcd_outcome o)
+{
+	struct session	*s = arg;
+
+	s->wait = WAIT_NONE;
+	switch (o) {
+	case ARCD_TEMPFAIL:
+		metrics_refusal("arc_tempfail");
+		session_eod_refuse(s, "451 4.4.3 Error: ARC key lookup failed, "
+		    "try again later");
+		return;
+	case ARCD_ERROR:
+		session_eod_refuse(s, "451 4.3.0 Error: internal error");
+		return;
+	case ARCD_SEALED:
+	case ARCD_NOT_EXTENDED:
+		break;
+	}
+	session_send_message(s);
+}
+
+static void
+session_eod_refuse(struct session *s, const char *line)
+{
+	relay_rset(s->relay);
+	session_log_message(s, atoi(line), "refused", NULL);
+	buf_reset(s->reply);
+	buf_printf(s->reply, "%s\r\n", line);
+	session_write(s, buf_data(s->reply), buf_len(s->reply));
+	session_enter(s, SESSION_READY);
+}
+
+/*
+ * Our fields on top, newest first: Received, the ARC set, the
+ * DKIM-Signatures; then the header section they cover, and the body.
+ */
+static void
+session_send_message(struct session *s)
+{
+	struct timespec	 t0;
+
 	if ((s->head = buf_new(buf_len(s->hdr) + SESSION_HEAD_EXTRA)) ==
 	    NULL)
 		goto refuse;
 	session_received(s, s->head);
+	if (s->arc != NULL && buf_append(s->head, buf_data(arcd_set(s->arc)),
+	    buf_len(arcd_set(s->arc))) == -1)
+		goto refuse;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (s->signer != NULL && (hash_body_final(s->hb) == -1 ||
+	if (s->signer != NULL && ((s->arc == NULL &&
+	    hash_body_final(s->hb) == -1) ||
 	    dkim_signer_finish(s->signer, s->hl, s->head) == -1)) {
 		log_event(LOG_ERR, s->sid, "sign_failed", "d=%s", s->d_domain);
 		goto refuse;
@@ -1532,12 +1633,7 @@ session_end_of_data(struct session *s)
 	relay_data(s->relay, s->head, s->spool);
 	return;
 refuse:
-	relay_rset(s->relay);
-	session_log_message(s, atoi(line), "refused", NULL);
-	buf_reset(s->reply);
-	buf_printf(s->reply, "%s\r\n", line);
-	session_write(s, buf_data(s->reply), buf_len(s->reply));
-	session_enter(s, SESSION_READY);
+	session_eod_refuse(s, "451 4.3.0 Error: internal error");
 }
 
 /* The relay's answer to MAIL, RCPT or the message. */
@@ -1586,6 +1682,7 @@ session_relay_cb(void *arg, const struct relay_reply *r)
 		}
 		session_enter(s, SESSION_READY);
 		break;
+	case WAIT_ARC:
 	case WAIT_NONE:
 		break;
 	}

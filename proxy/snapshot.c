@@ -98,7 +98,7 @@ snapshot_has_domain(const struct snapshot *s, const char *domain)
  */
 static int
 snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
-    enum config_alg alg)
+    enum config_alg alg, const char *arc_selector)
 {
 	struct store_keyset	*set;
 	struct snap_keys	*nk;
@@ -125,6 +125,10 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	ka = alg == CONFIG_ALG_ED25519 ? KEYS_ALG_ED25519_SHA256 :
 	    KEYS_ALG_RSA_SHA256;
 	for (i = 0; want_alg && i < store_keyset_count(set); i++) {
+		/* The ARC key is RSA whatever the DKIM keys are. */
+		if (arc_selector != NULL && strcmp(arc_selector,
+		    store_keyset_selector(set, i)) == 0)
+			continue;
 		if (keys_alg(store_keyset_key(set, i)) != ka)
 			log_event(LOG_ERR, NULL, "key_algorithm_mismatch",
 			    "domain=%s s=%s detail=\"key not used\"", domain,
@@ -155,13 +159,14 @@ snapshot_load_all(struct snapshot *s, const struct config *cfg)
 
 	for (i = 0; i < cfg->ndomains; i++)
 		if (snapshot_load_domain(s, cfg->domains[i].name, 1,
-		    cfg->domains[i].algorithm) == -1)
+		    cfg->domains[i].algorithm, cfg->domains[i].arc.enabled ?
+		    cfg->domains[i].arc.selector : NULL) == -1)
 			return -1;
 	for (i = 0; i < cfg->ntenants; i++)
 		for (j = 0; j < cfg->tenants[i].nextra_signatures; j++)
 			if (snapshot_load_domain(s,
 			    cfg->tenants[i].extra_signatures[j].domain, 0,
-			    CONFIG_ALG_RSA) == -1)
+			    CONFIG_ALG_RSA, NULL) == -1)
 				return -1;
 	return 0;
 }
@@ -310,6 +315,32 @@ snapshot_key(const struct snapshot *s, const char *domain,
 			if (k->check_alg && keys_alg(key) != k->alg)
 				return NULL;
 			return key;
+		}
+	}
+	return NULL;
+}
+
+const struct keys_key *
+snapshot_arc_key(const struct snapshot *s, const struct config_domain *d)
+{
+	const struct snap_keys	*k;
+	const struct keys_key	*key;
+	size_t			 i, j;
+
+	if (!d->arc.enabled)
+		return NULL;
+	for (i = 0; i < s->nkeys; i++) {
+		k = &s->keys[i];
+		if (strcmp(k->domain, d->name) != 0)
+			continue;
+		for (j = 0; j < store_keyset_count(k->set); j++) {
+			if (strcmp(store_keyset_selector(k->set, j),
+			    d->arc.selector) != 0)
+				continue;
+			key = store_keyset_key(k->set, j);
+			/* RFC 8617 4.1.2, 4.1.3: ARC is rsa-sha256 only. */
+			return keys_alg(key) == KEYS_ALG_RSA_SHA256 ? key :
+			    NULL;
 		}
 	}
 	return NULL;

@@ -17,6 +17,7 @@
 
 struct buf;
 struct config;
+struct config_domain;
 struct keys_key;
 struct snapshot;
 struct tls_set;
@@ -49,6 +50,9 @@ const struct tls_set *snapshot_tls(const struct snapshot *);
 /* The loaded signing key of domain/selector, or NULL. */
 const struct keys_key *snapshot_key(const struct snapshot *,
 		    const char *domain, const char *selector);
+/* The ARC key of a configured domain with arc enabled (RSA), or NULL. */
+const struct keys_key *snapshot_arc_key(const struct snapshot *,
+		    const struct config_domain *);
 /* Key-store generation this snapshot was built from. */
 uint64_t	 snapshot_store_generation(const struct snapshot *);
 /* 1 if the key store changed since s was built (cheap; polled). */

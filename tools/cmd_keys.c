@@ -5,6 +5,8 @@
  *   keys init DOMAIN     new keys for the domain's selectors, ACTIVE at
  *                        once (the operator publishes DNS by hand), and
  *                        the zone-file records to publish.  A domain
+ *                        with arc enabled also gets its ARC key (RSA,
+ *                        RFC 8617 4.1.3) under arc.selector.  A domain
  *                        that already signs is left alone unless --force;
  *                        keys it replaces become DRAINING.
  *   keys import DOMAIN SELECTOR FILE
@@ -40,6 +42,8 @@
 
 #define ERR_LEN			512
 #define KEYS_INIT_SELECTORS_MAX	16
+/* An ARC key for an Ed25519 domain: RSA of this size (RFC 8301). */
+#define KEYS_ARC_BITS_DEF	2048
 
 static const char usage_line[] =
     "keys init DOMAIN [--selectors s1,s2] [--algorithm rsa|ed25519] "
@@ -357,7 +361,9 @@ cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 					    [KEYS_ID_LEN + 1];
 	char				 err[ERR_LEN];
 	enum keys_alg			 alg;
+	enum keys_alg			 algs[KEYS_INIT_SELECTORS_MAX];
 	unsigned			 bits;
+	unsigned			 bitsv[KEYS_INIT_SELECTORS_MAX];
 	size_t				 n, i;
 	time_t				 now = time(NULL);
 	int				 ret = CTL_FAIL, rc;
@@ -383,6 +389,23 @@ cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 		ret = CTL_USAGE;
 		goto done;
 	}
+	for (i = 0; i < n; i++) {
+		algs[i] = alg;
+		bitsv[i] = bits;
+	}
+	/* The domain's ARC key, unless --selectors names the keys. */
+	if (o->selectors == NULL && cd != NULL && cd->arc.enabled &&
+	    n < KEYS_INIT_SELECTORS_MAX) {
+		if (selector_arg(cd->arc.selector, strlen(cd->arc.selector),
+		    sels[n], 64) == -1) {
+			ret = CTL_USAGE;
+			goto done;
+		}
+		algs[n] = KEYS_ALG_RSA_SHA256;
+		bitsv[n] = alg == KEYS_ALG_RSA_SHA256 ? bits :
+		    KEYS_ARC_BITS_DEF;
+		n++;
+	}
 	if ((st = store_open(e.keystore, 1, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		goto done;
@@ -400,8 +423,8 @@ cmd_init(struct ctl *ctl, const struct opts *o, int argc, char **argv)
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		if (store_txn_generate(t, alg, bits, sels[i], now, ids[i], err,
-		    sizeof(err)) == -1 ||
+		if (store_txn_generate(t, algs[i], bitsv[i], sels[i], now,
+		    ids[i], err, sizeof(err)) == -1 ||
 		    retire(t, sels[i], NULL, now, err, sizeof(err)) == -1 ||
 		    store_txn_set_state(t, ids[i], STORE_ACTIVE, now, err,
 		    sizeof(err)) == -1 ||

@@ -268,6 +268,18 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown domain key", BASE
 	    "domains:\n  example.com: { selector: s1 }\n",
 	    ":6:18: unknown key 'selector'" },
+	{ "resolver address needs a port", BASE
+	    "resolver: { nameservers: [127.0.0.1] }\n",
+	    ":5:27: nameservers: invalid address '127.0.0.1'" },
+	{ "resolver names no host names", BASE
+	    "resolver: { nameservers: [\"ns.example:53\"] }\n",
+	    "nameservers: invalid address 'ns.example:53'" },
+	{ "at most three resolvers", BASE
+	    "resolver: { nameservers: [127.0.0.1:1, 127.0.0.1:2, "
+	    "127.0.0.1:3, 127.0.0.1:4] }\n",
+	    ":5:26: nameservers: at most 3" },
+	{ "resolver timeout bounded", BASE "resolver: { timeout: 2m }\n",
+	    "timeout" },
 	{ "ARC without selector", BASE
 	    "domains:\n  example.com:\n    arc: { enabled: true }\n",
 	    ":7:10: arc: enabled needs selector and authserv_id" },
@@ -494,6 +506,8 @@ typedef const char	*(*sgetter)(const struct config *);
 #define SGET(name, expr) \
 	static const char *name(const struct config *c) { return (expr); }
 
+GET(g_res_n, c->resolver.nnameservers)
+GET(g_res_port1, c->resolver.nameservers[1].port)
 GET(g_msgsize, c->limits.max_message_size)
 GET(g_idle, c->limits.idle_timeout_ms)
 GET(g_errdelay, c->limits.error_delay_ms)
@@ -570,6 +584,11 @@ static const struct good_case good_cases[] = {
 	{ "spool memory", BASE "spool_memory_max: 2M\n",
 	    g_spoolmem, 2 * 1024 * 1024, NULL, NULL },
 	{ "workers number", BASE "workers: 4\n", g_workers, 4, NULL, NULL },
+	{ "resolvers", BASE "resolver:\n  nameservers: [127.0.0.1:5300, "
+	    "\"[::1]:5301\"]\n  timeout: 2s\n", g_res_n, 2, NULL, NULL },
+	{ "resolver IPv6 port", BASE "resolver:\n  nameservers: "
+	    "[127.0.0.1:5300, \"[::1]:5301\"]\n", g_res_port1, 5301, NULL,
+	    NULL },
 	{ "workers auto", BASE "workers: auto\n", g_workers, 0, NULL, NULL },
 	{ "canonicalization alone is header/simple", BASE
 	    "signing: { canonicalization: relaxed }\n",
@@ -748,6 +767,7 @@ GET(d_ntenants, c->ntenants)
 GET(d_metrics, c->has_metrics)
 GET(d_l0_auth, c->listeners[0].auth)
 GET(d_l0_bare_lf, c->listeners[0].bare_lf)
+GET(d_res_timeout, c->resolver.timeout_ms)
 
 static const struct {
 	const char	*name;
@@ -755,6 +775,7 @@ static const struct {
 	long long	 want;
 } defaults[] = {
 	{ "message size 10 MiB", g_msgsize, 10LL * 1024 * 1024 },
+	{ "resolver timeout 5 s", d_res_timeout, 5000 },
 	{ "recipients 1000", d_rcpt, 1000 },
 	{ "connections per IP 50", d_per_ip, 50 },
 	{ "connection rate off", d_rate, 0 },
