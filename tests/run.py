@@ -13,6 +13,7 @@ Stages, in order (a name filter on the command line selects programs):
   scripts    tests/<suite>/test_*.py  conformance, interop, smtp, rotation
   smtp-asan  tests/smtp/test_*.py     again, against the ASan+UBSan signetd
   tls-asan   tests/tls/test_*.py      the same for the TLS suite
+  arc-asan   tests/arc/test_*.py      and for ARC sealing in signetd
 
 Environment given to every test: SIGNET_ROOT, SIGNET_BUILD,
 SIGNET_ASAN_BUILD, SIGNET_SHARED (the conformance data), PYTHONPATH with
@@ -135,7 +136,7 @@ def programs(pattern):
                             ["/usr/bin/python3", os.path.join(d, name)]))
     # The integration suites again with the sanitized daemon: the tests
     # pick SIGNET_ASAN_BUILD's binaries when SIGNET_TEST_ASAN is set.
-    for suite in ("smtp", "tls"):
+    for suite in ("smtp", "tls", "arc"):
         d = os.path.join(ROOT, "tests", suite)
         if not os.path.isdir(d):
             continue
