@@ -1729,6 +1729,42 @@ open_keys_dir(struct store_txn *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rotation.md §e: a writer killed between writing a key file and
+ * committing the journal that names it leaves an orphan, which nothing
+ * would ever remove.  Under the lock no other writer is between those
+ * two points, so a key file the journal does not name is removed.
+ */
+static void
+gc_orphans(struct store_txn *t)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	char		 id[KEYS_ID_LEN + 1];
+	int		 fd, removed = 0;
+
+	if ((fd = dup(t->kfd)) == -1)
+		return;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strlen(de->d_name) != KEYS_ID_LEN + 4 ||
+		    strcmp(de->d_name + KEYS_ID_LEN, ".pem") != 0)
+			continue;
+		memcpy(id, de->d_name, KEYS_ID_LEN);
+		id[KEYS_ID_LEN] = '\0';
+		if (id_valid(id) == -1 || find_key(t->d, id) != NULL)
+			continue;
+		if (unlinkat(t->kfd, de->d_name, 0) == 0)
+			removed = 1;
+	}
+	closedir(dir);
+	if (removed)
+		fsync(t->kfd);
+}
+
 enum store_status
 store_begin(struct store *st, const char *domain, int flags,
     struct store_txn **out, char *err, size_t errlen)
@@ -1778,6 +1814,7 @@ store_begin(struct store *st, const char *domain, int flags,
 	unlinkat(t->kfd, KEY_TMP, 0);
 	if ((t->d = journal_read(st, t->dfd, domain, err, errlen)) == NULL)
 		goto done;
+	gc_orphans(t);
 	*out = t;
 	t = NULL;
 	rc = STORE_OK;
