@@ -7,6 +7,8 @@
  * zone's NS set (found through /etc/resolv.conf).  N, the negative TTL,
  * is read from the first authoritative server, else the rfc2136 primary.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,7 @@ rotenv_new_role(const struct config *cfg, const struct config_domain *d,
 	const struct config_rotation	*r = &cfg->rotation;
 	struct rotenv			*e;
 	struct publish_cfg		 pc;
+	struct stat			 sb;
 	size_t				 i;
 	int				 dkim = strcmp(role, STORE_ROLE_DKIM) == 0;
 
@@ -125,6 +128,13 @@ rotenv_new_role(const struct config *cfg, const struct config_domain *d,
 	e->params.role = role;
 	e->params.arc_selector = d->arc.enabled ? d->arc.selector : NULL;
 	e->params.disclose_dir = r->disclose_dir;
+	/* found missing only at a key's end, it would fail that step */
+	if (r->disclose_dir != NULL && (stat(r->disclose_dir, &sb) == -1 ||
+	    !S_ISDIR(sb.st_mode))) {
+		snprintf(err, errlen, "rotation.disclose: %s: not a directory",
+		    r->disclose_dir);
+		goto fail;
+	}
 	e->params.period_s = r->period_s;
 	e->params.max_transit_s = r->max_transit_s;
 	e->params.reload_bound_s = r->reload_bound_s;
@@ -182,7 +192,7 @@ rotenv_new_role(const struct config *cfg, const struct config_domain *d,
 	    KEYS_ALG_ED25519_SHA256 : KEYS_ALG_RSA_SHA256;
 	e->env.bits = d->algorithm == CONFIG_ALG_ED25519 ? 0 : d->bits;
 	if (strcmp(role, STORE_ROLE_ARC) == 0) {
-		/* RFC 8617 3.9 / RFC 8301: rsa-sha256 is ARC's algorithm */
+		/* RFC 8617 defines only rsa-sha256 for ARC */
 		e->env.alg = KEYS_ALG_RSA_SHA256;
 		e->env.bits = d->algorithm == CONFIG_ALG_ED25519 ||
 		    d->bits == 0 ? ROTENV_ARC_BITS : d->bits;

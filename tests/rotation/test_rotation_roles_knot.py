@@ -55,9 +55,11 @@ rotation:
   ttl: 300s
 %(rotation_extra)s
   dns:
-    backend: rfc2136
     zone: example.test
     authoritative: [%(servers)s]
+%(backend)s
+"""
+RFC2136 = """    backend: rfc2136
     server: %(server)s
     tsig: { name: signet, algorithm: %(tsig_alg)s, secret_file: %(secret)s }
 """
@@ -96,15 +98,17 @@ class RoleRig(Rig):
         self.opts = dict(selectors=selectors, alg=alg,
                          domain_extra=domain_extra,
                          rotation_extra=rotation_extra, tsig_alg=tsig_alg,
-                         strategy=strategy)
+                         strategy=strategy, hook=None)
         super().__init__(primary, servers)
 
     def write_config(self, servers, *args, **kw):
+        o = dict(self.opts, dir=self.dir, servers=", ".join(servers),
+                 server=self.primary.server,
+                 secret=self.primary.secret_file)
+        o["backend"] = RFC2136 % o if not o["hook"] else \
+            "    backend: exec\n    exec: { hook: %s }\n" % o["hook"]
         with open(self.conf, "w") as f:
-            f.write(ROLES_CONFIG % dict(
-                self.opts, dir=self.dir, servers=", ".join(servers),
-                server=self.primary.server,
-                secret=self.primary.secret_file))
+            f.write(ROLES_CONFIG % o)
 
     def record(self, key_id):
         return record(self.key_path(key_id))
@@ -236,6 +240,52 @@ class RolesKnot(unittest.TestCase):
         self.assertIn("drain", row)
         rc, _, err = rig.ctl("check")
         self.assertEqual(rc, 0, err)
+
+    def test_arc_key_made_by_keys_import_is_adopted(self):
+        """The ARC key at the plain selector (as `keys init`/`import`
+        make it, no role) rotates as an ARC key: DKIM rotation leaves it
+        alone, and when due a generational successor replaces it."""
+        pem, value = verifiers.rsa_key(2048)
+        # the import stamps the wall clock: run the schedule after it
+        t0 = (int(time.time()) // 86400 + 1) * 86400
+        # due a period after the import, which is made within 120 s
+        t = int(time.time()) + PERIOD + 120
+        succ = "arc-" + time.strftime("%Y%m%d", time.gmtime(t))
+        self.wipe(("s1", "s2", "arc", succ))
+        rig = self.role_rig(
+            alg="ed25519",
+            domain_extra="    arc: { selector: arc, authserv_id: "
+                         "mx.example.test }\n")
+        src = os.path.join(rig.dir, "arc.pem")
+        with open(src, "wb") as f:
+            f.write(pem)
+        os.chmod(src, 0o600)
+        rc, out, err = rig.ctl("keys", "import", ZONE, "arc", src)
+        self.assertEqual(rc, 0, out + err)
+        self.primary.knsupdate(ZONE, ["add arc._domainkey 300 TXT %s" %
+                                      knot.quote_txt(value.encode())])
+        legacy = rig.key_at("arc")
+        for now in (t0, t0 + READY_WAIT, t0 + READY_WAIT + R):
+            rig.settle(now)
+        self.assertEqual(rig.signing(), ["arc", "s1", "s2"])
+        self.assertEqual(len(rig.keys()), 3, "no ARC key made: not due")
+        # due (period after the import): a successor, then make before break
+        rig.settle(t)
+        self.assertEqual(rig.by_selector(succ)["state"], "VISIBLE")
+        self.assertEqual(rig.role(rig.by_selector(succ)), "arc")
+        self.assertIn("arc", rig.signing())
+        t_off = t + READY_WAIT + R
+        rig.settle(t + READY_WAIT)
+        rig.settle(t_off)
+        self.assertNotIn("arc", rig.signing())
+        self.assertIn(succ, rig.signing())
+        self.assertEqual(self.txt("arc"), [value.encode()], "kept for I2")
+        rig.settle(t_off + GUARD)
+        self.assertEqual(self.txt("arc"), [b"v=DKIM1; p="])
+        rig.settle(t_off + GUARD + GONE_WAIT)
+        self.assertEqual([k["state"] for k in rig.keys()
+                          if k["id"] == legacy], ["DESTROYED"])
+        self.assertEqual(self.txt("arc"), [], "the old name is removed")
 
     def test_revoke_compromised_arc_key(self):
         self.wipe(["s1", "s2", "arc-20260101", "arc-20260101-2"])
@@ -395,6 +445,87 @@ class RolesKnot(unittest.TestCase):
         self.assertIn("earlier than the journal", err)
         self.assertEqual(rig.journal_bytes(), before)
 
+    # -- KY-03, KY-07: the record is not what we meant ------------------
+
+    def sign_and_verify(self, rig, selectors):
+        """Sign MESSAGE with the keys at selectors; every signature must
+        pass dkimpy and OpenDKIM against what Knot serves."""
+        j = rig.journal()
+        kdir = os.path.join(rig.dir, "keys", ZONE, "keys")
+        args = []
+        for s in selectors:
+            args += ["--key", "%s:%s:%s" % (ZONE, s, os.path.join(
+                kdir, j["selectors"][s] + ".pem"))]
+        r = subprocess.run([binary("signetctl", ASAN), "sign"] + args,
+                           input=MESSAGE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dns = self.dns_table(rig)
+        for verify in (verifiers.dkimpy, verifiers.opendkim):
+            res = verify(r.stdout, dns)
+            self.assertEqual(len(res), len(selectors), res)
+            self.assertTrue(all(x.passed for x in res), (verify, res))
+
+    def test_ky03_ky07_bad_record_never_activates(self):
+        """A hook that says "done" but the name holds a stale, truncated
+        or second record: the new key stays PUBLISHED, the other slot
+        keeps signing, and its mail verifies."""
+        hook = None
+        for case in ("stale", "truncated", "two records"):
+            with self.subTest(case=case):
+                self.wipe(("s1", "s2"))
+                # RSA-2048: a record long enough to be cut at 255 octets
+                rig = self.role_rig()
+                rig.settle(T0)
+                rig.settle(T0 + READY_WAIT)
+                rig.settle(T0 + READY_WAIT + R)
+                old_s1 = rig.key_at("s1")
+                rig.settle(T0 + PERIOD)
+                self.assertEqual(rig.signing(), ["s2"])
+                hook = os.path.join(rig.dir, "hook")
+                with open(hook, "w") as f:
+                    f.write("#!/bin/sh\ncat >/dev/null\nexit 0\n")
+                os.chmod(hook, 0o755)
+                rig.opts["hook"] = hook
+                rig.write_config([self.primary.server])
+                t = T0 + PERIOD + R
+                rc, out, err = rig.rotate(t)
+                self.assertEqual(rc, 0, out + err)
+                new = rig.keys()[2]
+                self.assertEqual(new["state"], "PUBLISHED")
+                want = rig.record(new["id"])
+                if case == "stale":
+                    vals = [rig.record(old_s1)]
+                elif case == "truncated":
+                    self.assertGreater(len(want), 255)
+                    vals = [want[:255]]
+                else:
+                    vals = [want, b"v=DKIM1; p=another"]
+                cmds = ["del s1._domainkey TXT"] + [
+                    "add s1._domainkey 300 TXT %s" % knot.quote_txt(v)
+                    for v in vals]
+                self.primary.knsupdate(ZONE, cmds)
+                for now in (t + 1, t + READY_WAIT + R, t + 3 * READY_WAIT):
+                    rc, out, err = rig.rotate(now)
+                    self.assertEqual(rc, 0, out + err)
+                    self.assertIn("waiting for the new key", out)
+                    self.assertEqual(rig.keys()[2]["state"], "PUBLISHED")
+                    self.assertEqual(rig.signing(), ["s2"])
+                self.sign_and_verify(rig, ["s2"])
+
+    def test_ky07_rsa_4096_in_several_strings(self):
+        self.wipe(("s1", "s2"))
+        rig = self.role_rig(domain_extra="    bits: 4096\n")
+        for now in (T0, T0 + READY_WAIT, T0 + READY_WAIT + R):
+            rig.settle(now)
+        self.assertEqual(rig.signing(), ["s1", "s2"])
+        for sel in ("s1", "s2"):
+            strings = self.primary.txt_strings("%s._domainkey.%s" % (sel,
+                                                                     ZONE))
+            self.assertGreaterEqual(len(strings[0]), 3, strings)
+            self.assertTrue(all(len(x) <= 255 for x in strings[0]))
+        self.sign_and_verify(rig, ["s1", "s2"])
+
     # -- KY-09: kill -9 loop, concurrency --------------------------------
 
     def test_ky09_kill_loop_then_verify(self):
@@ -442,19 +573,7 @@ class RolesKnot(unittest.TestCase):
         self.assertEqual({f[:-4] for f in os.listdir(kdir)
                           if f.endswith(".pem")}, ids)
         # VERIFY: sign with the served keys, check against Knot's records
-        args = []
-        for s in served:
-            args += ["--key", "%s:%s:%s" % (ZONE, s, os.path.join(
-                kdir, j["selectors"][s] + ".pem"))]
-        r = subprocess.run([binary("signetctl", ASAN), "sign"] + args,
-                           input=MESSAGE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        dns = self.dns_table(rig)
-        for verify in (verifiers.dkimpy, verifiers.opendkim):
-            res = verify(r.stdout, dns)
-            self.assertEqual(len(res), len(served), res)
-            self.assertTrue(all(x.passed for x in res), (verify, res))
+        self.sign_and_verify(rig, served)
         # every record the journal says is served is served
         rc, out, err = rig.ctl("check")
         self.assertEqual(rc, 0, out + err)
