@@ -10,7 +10,8 @@
  *      its key left the signing set;
  *  I3  generational: a key leaves the signing set only while another is
  *      ACTIVE;
- *  I4  a key is destroyed only once GONE;
+ *  I4  a key is destroyed or disclosed only once GONE, and disclosed
+ *      only when no selector names it (its record cannot come back);
  *  I5  dual: at most one slot is not ACTIVE, and a slot leaves ACTIVE
  *      only once the other has been ACTIVE for M + R + S.
  * A COMPROMISED key is exempt from I2, I3 and I5: it leaves at once.
@@ -24,6 +25,13 @@
  * so a `keys` command meanwhile reports the store busy rather than
  * racing the step.  SIGNET_CRASH_AT (rotate_env.crash_after) is the one
  * deliberate abort(): the crash tests' hook.
+ *
+ * A domain's keys rotate in roles (store.h): the DKIM selectors, and on
+ * their own the ARC keys and the extra Ed25519 keys; the model of one
+ * run holds only its role's keys.  A failed DNS step is journalled in a
+ * commit of its own (the failure count, the first failure, the retry
+ * time) and the following runs send no DNS traffic for that role until
+ * the retry time: backoff, then ALERT (rotate.h ROTATE_BACKOFF_*).
  */
 #include <sys/file.h>
 #include <sys/socket.h>

@@ -25,6 +25,10 @@
  * it counts R.  After the due steps, every record that must be served is
  * checked on every authoritative server; drift is repaired and reported
  * as a failure (rotation.md §e).
+ *
+ * Single signatures (rotation.md §b "ARC cannot use I5"): ARC keys and
+ * the extra Ed25519 keys rotate in their own role (params.role) with the
+ * generational strategy, make before break, whatever the DKIM strategy.
  */
 #ifndef SIGNET_KEYS_ROTATE_H
 #define SIGNET_KEYS_ROTATE_H

@@ -7,7 +7,8 @@
  * flock(LOCK_EX) on the domain's .lock; key files are written and fsynced
  * before the journal that names them, so a journal never refers to a key
  * that is not on disk (short of store_txn_destroy, which journals the
- * removal).  Temp names (".state.yaml.tmp", "keys/.new.pem") belong to
+ * removal); a key file no journal names is a killed writer's and the
+ * next writer removes it.  Temp names (".state.yaml.tmp", "keys/.new.pem") belong to
  * the lock holder: a crashed writer's leftovers are removed by the next
  * one and ignored by readers.  Parsing is strict (unknown keys, bad
  * values, duplicates: "FILE:LINE:COL: message") so a hand edit that
