@@ -241,6 +241,10 @@ class RolesKnot(unittest.TestCase):
         self.assertIn("drain", row)
         rc, _, err = rig.ctl("check")
         self.assertEqual(rc, 0, err)
+        rc, out, err = rig.ctl("dns")
+        self.assertEqual(rc, 0, err)
+        for name in ("arc-20260103", "ed25519-20260103", "s1", "s2"):
+            self.assertIn("%s._domainkey.%s." % (name, ZONE), out)
 
     def test_arc_key_made_by_keys_import_is_adopted(self):
         """The ARC key at the plain selector (as `keys init`/`import`
