@@ -2004,6 +2004,16 @@ rotation_dns(struct loader *ld, yaml_node_t *n, void *base)
 	case CONFIG_DNS_NONE:
 		break;
 	}
+	/*
+	 * libldns (1.8) looks the name up as "hmac-shac384." and fails
+	 * every UPDATE; refusing it here beats failing at the first rotation.
+	 */
+	if (r->tsig_name != NULL &&
+	    r->tsig_algorithm == CONFIG_TSIG_HMAC_SHA384) {
+		err_node(ld, n, "dns: tsig algorithm hmac-sha384 cannot sign "
+		    "updates (libldns); use hmac-sha256 or hmac-sha512");
+		rc = -1;
+	}
 	if ((seen_key(seen, dns_fields, "zonefile") &&
 	    r->backend != CONFIG_DNS_ZONEFILE) ||
 	    (seen_key(seen, dns_fields, "exec") &&
@@ -2018,8 +2028,23 @@ rotation_dns(struct loader *ld, yaml_node_t *n, void *base)
 	return rc;
 }
 
+static int
+rotation_disclose(struct loader *ld, yaml_node_t *n, void *base)
+{
+	struct config_rotation	*r = base;
+
+	if ((r->disclose_dir = get_text(ld, n, "disclose")) == NULL)
+		return -1;
+	if (r->disclose_dir[0] != '/') {
+		err_node(ld, n, "disclose: must be an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct field rotation_fields[] = {
 	FENUM("strategy", struct config_rotation, strategy, strategy_names),
+	FFN("disclose", rotation_disclose),
 	FNUM("period", F_SEC, struct config_rotation, period_s, PERIOD_MIN,
 	    PERIOD_MAX),
 	FNUM("max_transit", F_SEC, struct config_rotation, max_transit_s,

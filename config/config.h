@@ -255,6 +255,8 @@ struct config_rotation {
 	const char		*zonefile_path;
 	const char		*zonefile_reload_command;
 	const char		*exec_hook;	/* absolute path */
+	/* GONE keys' private keys are published here; NULL: destroyed */
+	const char		*disclose_dir;
 };
 
 /* Every field: named default and range in config.c, sources cited there. */

@@ -10,7 +10,8 @@
  *      its key left the signing set;
  *  I3  generational: a key leaves the signing set only while another is
  *      ACTIVE;
- *  I4  a key is destroyed only once GONE;
+ *  I4  a key is destroyed or disclosed only once GONE, and disclosed
+ *      only when no selector names it (its record cannot come back);
  *  I5  dual: at most one slot is not ACTIVE, and a slot leaves ACTIVE
  *      only once the other has been ACTIVE for M + R + S.
  * A COMPROMISED key is exempt from I2, I3 and I5: it leaves at once.
@@ -24,6 +25,13 @@
  * so a `keys` command meanwhile reports the store busy rather than
  * racing the step.  SIGNET_CRASH_AT (rotate_env.crash_after) is the one
  * deliberate abort(): the crash tests' hook.
+ *
+ * A domain's keys rotate in roles (store.h): the DKIM selectors, and on
+ * their own the ARC keys and the extra Ed25519 keys; the model of one
+ * run holds only its role's keys.  A failed DNS step is journalled in a
+ * commit of its own (the failure count, the first failure, the retry
+ * time) and the following runs send no DNS traffic for that role until
+ * the retry time: backoff, then ALERT (rotate.h ROTATE_BACKOFF_*).
  */
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -60,6 +68,7 @@
 static const char *const act_names[] = {
 	"none", "generate", "publish-intent", "publish", "check", "ready",
 	"active", "drain", "withdraw-intent", "withdraw", "gone", "destroy",
+	"disclose",
 };
 
 const char *
@@ -89,8 +98,34 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *
+rotate_key_role(const struct store_key *k, const struct rotate_params *p)
+{
+	const char	*r = store_key_attr(k, STORE_ATTR_ROLE);
+
+	if (r != NULL)
+		return r;
+	if (p != NULL && p->arc_selector != NULL &&
+	    strcmp(store_key_selector(k), p->arc_selector) == 0)
+		return STORE_ROLE_ARC;
+	return STORE_ROLE_DKIM;
+}
+
+static const char *
+params_role(const struct rotate_params *p)
+{
+	return p->role != NULL ? p->role : STORE_ROLE_DKIM;
+}
+
 int
 rotate_view_load(struct rotate_view *v, const struct store_domain *d)
+{
+	return rotate_view_load_role(v, d, NULL);
+}
+
+int
+rotate_view_load_role(struct rotate_view *v, const struct store_domain *d,
+    const struct rotate_params *p)
 {
 	const struct store_key	*k, *m;
 	struct rotate_key	*rk;
@@ -98,10 +133,14 @@ rotate_view_load(struct rotate_view *v, const struct store_domain *d)
 	int			 s;
 
 	memset(v, 0, sizeof(*v));
-	if (store_domain_nkeys(d) > ROTATE_KEYS_MAX)
-		return -1;
 	for (i = 0; i < store_domain_nkeys(d); i++) {
 		k = store_domain_key(d, i);
+		/* the other roles' keys are another rotation's business */
+		if (p != NULL && strcmp(rotate_key_role(k, p),
+		    params_role(p)) != 0)
+			continue;
+		if (v->nkeys == ROTATE_KEYS_MAX)
+			return -1;
 		rk = &v->keys[v->nkeys++];
 		if (strlen(store_key_selector(k)) > ROTATE_SELECTOR_MAX)
 			return -1;
@@ -242,9 +281,11 @@ plan_retired(const struct rotate_view *v, const struct rotate_params *p,
 		set_step(st, ROTATE_GONE, i, ROTATE_NOKEY);
 		return 1;
 	case STORE_GONE:
+		/* I4: a key its selector still names could be served again */
 		if (k->mapped)
 			return 0;
-		set_step(st, ROTATE_DESTROY, i, ROTATE_NOKEY);
+		set_step(st, p->disclose_dir != NULL ? ROTATE_DISCLOSE :
+		    ROTATE_DESTROY, i, ROTATE_NOKEY);
 		return 1;
 	default:
 		return 0;
@@ -415,6 +456,76 @@ rotate_plan(const struct rotate_view *v, const struct rotate_params *p,
 	st->key = st->prev = ROTATE_NOKEY;
 }
 
+void
+rotate_key_next(const struct rotate_view *v, const struct rotate_params *p,
+    size_t i, time_t now, enum rotate_act *act, time_t *at)
+{
+	const struct rotate_key	*k = &v->keys[i];
+	size_t			 s, other;
+	time_t			 t = now;
+
+	*act = ROTATE_NONE;
+	switch (k->state) {
+	case STORE_GENERATED:
+		*act = ROTATE_PUBLISH_INTENT;
+		break;
+	case STORE_PUBLISHING:
+		*act = ROTATE_PUBLISH;
+		break;
+	case STORE_PUBLISHED:
+		*act = ROTATE_CHECK;
+		break;
+	case STORE_VISIBLE:
+		*act = ROTATE_READY;
+		t = k->entered[STORE_VISIBLE] + (time_t)k->ready_wait_s;
+		break;
+	case STORE_READY:
+		*act = ROTATE_ACTIVE;
+		t = k->entered[STORE_READY] + (time_t)p->reload_bound_s;
+		break;
+	case STORE_ACTIVE:
+		*act = ROTATE_DRAIN;
+		if (!k->retire)
+			t = k->entered[STORE_GENERATED] + (time_t)p->period_s;
+		/* I5: not before the other slot has carried mail for M+R+S */
+		for (s = 0; p->strategy == ROTATE_DUAL && s < ROTATE_SLOTS;
+		    s++) {
+			if (strcmp(p->selectors[s], k->selector) != 0)
+				continue;
+			other = slot_live(v, p->selectors[1 - s]);
+			if (other != ROTATE_NOKEY &&
+			    v->keys[other].state == STORE_ACTIVE &&
+			    v->keys[other].entered[STORE_ACTIVE] +
+			    (time_t)transit_guard(p) > t)
+				t = v->keys[other].entered[STORE_ACTIVE] +
+				    (time_t)transit_guard(p);
+		}
+		break;
+	case STORE_DRAINING:
+		/* dual: the successor's record replaces it after R */
+		*act = ROTATE_WITHDRAW;
+		t = k->entered[STORE_DRAINING] + (time_t)(p->strategy ==
+		    ROTATE_DUAL ? p->reload_bound_s : transit_guard(p));
+		break;
+	case STORE_COMPROMISED:
+		*act = ROTATE_WITHDRAW;
+		break;
+	case STORE_REVOKED:
+		*act = ROTATE_GONE;
+		t = k->entered[STORE_REVOKED] + (time_t)(p->ttl_s +
+		    ROTATE_STALE_S);
+		break;
+	case STORE_GONE:
+		if (!k->mapped)
+			*act = p->disclose_dir != NULL ? ROTATE_DISCLOSE :
+			    ROTATE_DESTROY;
+		break;
+	default:
+		break;
+	}
+	*at = *act == ROTATE_NONE ? 0 : t;
+}
+
 int
 rotate_gen_selector(const struct rotate_view *v, const char *prefix,
     time_t now, char *out, size_t outlen)
@@ -527,6 +638,9 @@ rotate_apply(struct rotate_view *v, const struct rotate_params *p,
 		break;
 	case ROTATE_DESTROY:
 		enter(k, STORE_DESTROYED, now);
+		break;
+	case ROTATE_DISCLOSE:
+		enter(k, STORE_DISCLOSED, now);
 		break;
 	default:
 		return -1;
@@ -670,6 +784,10 @@ struct run {
 	uint64_t		 neg_ttl_s;
 	int			 neg_known;
 	char			 held[ROTATE_KEYS_MAX];
+	/* publishing failed before and its retry time has not come */
+	int			 backoff;
+	/* the failed step touched DNS: counts towards backoff and ALERT */
+	int			 dns_failed;
 	struct rotate_view	*view;
 	struct rotate_view	*next;	/* the view after the step */
 };
@@ -684,6 +802,7 @@ enum outcome {
 static const char *const result_words[] = {
 	NULL, "GENERATED", "PUBLISHING", "PUBLISHED", "VISIBLE", "READY",
 	"ACTIVE", "DRAINING", "WITHDRAWING", "REVOKED", "GONE", "DESTROYED",
+	"DISCLOSED",
 };
 
 static void
@@ -1015,10 +1134,17 @@ journal_step(struct run *r, struct store_txn *t, const struct rotate_step *st,
 	const char		*kid;
 	int			 rc = -1;
 
-	if (st->act == ROTATE_GENERATE)
-		return store_txn_generate(t, r->env->alg, r->env->bits,
-		    st->selector, r->now, id, err, errlen) == 0 ? OUT_DONE :
-		    OUT_FAILED;
+	if (st->act == ROTATE_GENERATE) {
+		if (store_txn_generate(t, r->env->alg, r->env->bits,
+		    st->selector, r->now, id, err, errlen) == -1)
+			return OUT_FAILED;
+		/* a key of another role must never look like a DKIM slot's */
+		if (strcmp(params_role(r->env->params), STORE_ROLE_DKIM) != 0 &&
+		    store_txn_set_key_attr(t, id, STORE_ATTR_ROLE,
+		    params_role(r->env->params), err, errlen) == -1)
+			return OUT_FAILED;
+		return OUT_DONE;
+	}
 	k = &r->view->keys[st->key];
 	kid = k->id;
 	switch (st->act) {
@@ -1058,6 +1184,14 @@ journal_step(struct run *r, struct store_txn *t, const struct rotate_step *st,
 		    remove_name(r, k->selector, err, errlen) == -1)
 			break;
 		rc = store_txn_destroy(t, kid, r->now, err, errlen);
+		break;
+	case ROTATE_DISCLOSE:
+		/* the name goes first: a disclosed key is never served again */
+		if (r->env->params->strategy == ROTATE_GENERATIONAL &&
+		    remove_name(r, k->selector, err, errlen) == -1)
+			break;
+		rc = store_txn_disclose(t, kid, r->env->params->disclose_dir,
+		    r->now, err, errlen);
 		break;
 	default:
 		errmsg_set(err, errlen, "%s: no such step", r->domain);
@@ -1123,6 +1257,158 @@ hold(struct run *r)
 		r->view->keys[i].held = r->held[i];
 }
 
+/* ------------------------------------------------------------------ */
+/* Publish failures: backoff and alert.                                */
+
+/* Steps whose side effect goes to the DNS backend or servers. */
+static int
+is_dns_act(const struct run *r, enum rotate_act a)
+{
+	return a == ROTATE_PUBLISH || a == ROTATE_CHECK ||
+	    a == ROTATE_WITHDRAW || ((a == ROTATE_DESTROY ||
+	    a == ROTATE_DISCLOSE) &&
+	    r->env->params->strategy == ROTATE_GENERATIONAL);
+}
+
+enum fail_attr {
+	FA_FAILURES,
+	FA_FIRST,
+	FA_RETRY_AT,
+	FA_LAST_ERROR,
+	FA_N,
+};
+
+#define FAIL_ATTR_MAX	64
+
+/* "publish_failures" for the DKIM keys, "publish_failures.arc" etc. */
+static const char *
+fail_attr(const struct run *r, enum fail_attr a, char out[FAIL_ATTR_MAX])
+{
+	static const char *const base[FA_N] = { ROTATE_ATTR_FAILURES,
+	    ROTATE_ATTR_FIRST_FAIL, ROTATE_ATTR_RETRY_AT,
+	    ROTATE_ATTR_LAST_ERROR };
+	const char	*role = params_role(r->env->params);
+
+	if (strcmp(role, STORE_ROLE_DKIM) == 0)
+		snprintf(out, FAIL_ATTR_MAX, "%s", base[a]);
+	else
+		snprintf(out, FAIL_ATTR_MAX, "%s.%s", base[a], role);
+	return out;
+}
+
+static uint64_t
+fail_u64(const struct run *r, const struct store_domain *d,
+    enum fail_attr a)
+{
+	char		name[FAIL_ATTR_MAX];
+	uint64_t	v;
+
+	if (d == NULL || parse_u64(store_domain_attr(d, fail_attr(r, a,
+	    name)), &v) == -1)
+		return 0;
+	return v;
+}
+
+/* ROTATE_BACKOFF_BASE_S doubled per failure after the first, capped. */
+static uint64_t
+backoff_s(uint64_t failures)
+{
+	uint64_t	b = ROTATE_BACKOFF_BASE_S;
+
+	while (failures-- > 1 && b < ROTATE_BACKOFF_MAX_S)
+		b *= 2;
+	return b < ROTATE_BACKOFF_MAX_S ? b : ROTATE_BACKOFF_MAX_S;
+}
+
+/* err becomes the ALERT line when the failures have gone on too long. */
+static int
+alert(struct run *r, uint64_t failures, time_t first, time_t retry_at,
+    const char *last, char *err, size_t errlen)
+{
+	char	since[TIME_LEN], next[TIME_LEN];
+
+	if (failures < ROTATE_ALERT_FAILURES &&
+	    r->now - first < (time_t)ROTATE_ALERT_AFTER_S)
+		return 0;
+	fmt_time(first, since);
+	fmt_time(retry_at, next);
+	errmsg_set(err, errlen, "ALERT: %s: publishing %s keys has failed %llu "
+	    "times since %s; next try after %s; last error: %s", r->domain,
+	    params_role(r->env->params), (unsigned long long)failures, since,
+	    next, last);
+	return 1;
+}
+
+/*
+ * Journal a failed DNS step (its own commit: the step's transaction was
+ * aborted, so the keys' states are as before it).
+ */
+static enum rotate_result
+record_failure(struct run *r, char *err, size_t errlen)
+{
+	struct store_txn	*t = NULL;
+	const struct store_domain *d;
+	char			 last[ERR_LEN], e2[ERR_LEN], num[24];
+	char			 name[FAIL_ATTR_MAX], when[TIME_LEN];
+	uint64_t		 n;
+	time_t			 first, retry_at;
+	size_t			 i;
+
+	/* printable ASCII: what the journal's attrs hold */
+	snprintf(last, sizeof(last), "%s", err);
+	for (i = 0; last[i] != '\0'; i++)
+		if ((unsigned char)last[i] < 0x20 ||
+		    (unsigned char)last[i] > 0x7e)
+			last[i] = '?';
+	if (store_begin(r->env->st, r->domain, 0, &t, e2, sizeof(e2)) !=
+	    STORE_OK)
+		return ROTATE_FAILED;
+	d = store_txn_domain(t);
+	n = fail_u64(r, d, FA_FAILURES) + 1;
+	first = n > 1 && fail_u64(r, d, FA_FIRST) != 0 ?
+	    (time_t)fail_u64(r, d, FA_FIRST) : r->now;
+	retry_at = r->now + (time_t)backoff_s(n);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+	if (store_txn_set_domain_attr(t, fail_attr(r, FA_FAILURES, name), num,
+	    e2, sizeof(e2)) == -1)
+		goto fail;
+	snprintf(num, sizeof(num), "%lld", (long long)first);
+	if (store_txn_set_domain_attr(t, fail_attr(r, FA_FIRST, name), num,
+	    e2, sizeof(e2)) == -1)
+		goto fail;
+	snprintf(num, sizeof(num), "%lld", (long long)retry_at);
+	if (store_txn_set_domain_attr(t, fail_attr(r, FA_RETRY_AT, name), num,
+	    e2, sizeof(e2)) == -1 || store_txn_set_domain_attr(t,
+	    fail_attr(r, FA_LAST_ERROR, name), last, e2, sizeof(e2)) == -1)
+		goto fail;
+	if (store_commit(t, r->now, e2, sizeof(e2)) == -1)
+		return ROTATE_FAILED;
+	if (alert(r, n, first, retry_at, last, err, errlen))
+		return ROTATE_ALERT;
+	fmt_time(retry_at, when);
+	errmsg_set(err, errlen, "%s (failure %llu; next try after %s)", last,
+	    (unsigned long long)n, when);
+	return ROTATE_FAILED;
+fail:
+	store_abort(t);
+	return ROTATE_FAILED;
+}
+
+/* A DNS step went through: the failure count starts over. */
+static int
+clear_failures(struct run *r, struct store_txn *t, char *err, size_t errlen)
+{
+	char	name[FAIL_ATTR_MAX];
+	int	a;
+
+	for (a = 0; a < FA_N; a++)
+		if (store_domain_attr(store_txn_domain(t), fail_attr(r, a,
+		    name)) != NULL && store_txn_set_domain_attr(t, name, NULL,
+		    err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
 /* Plan on the journal as read under the lock; one step per call. */
 static enum outcome
 one_step(struct run *r, int *idle, char *err, size_t errlen)
@@ -1146,7 +1432,7 @@ one_step(struct run *r, int *idle, char *err, size_t errlen)
 		    when);
 		goto done;
 	}
-	if (rotate_view_load(r->view, d) == -1) {
+	if (rotate_view_load_role(r->view, d, r->env->params) == -1) {
 		errmsg_set(err, errlen, "%s: more than %d keys", r->domain,
 		    ROTATE_KEYS_MAX);
 		goto done;
@@ -1159,16 +1445,29 @@ one_step(struct run *r, int *idle, char *err, size_t errlen)
 		o = OUT_DONE;
 		goto done;
 	}
+	/* backing off: no DNS traffic; the other keys' steps go on */
+	if (r->backoff && is_dns_act(r, st.act)) {
+		r->held[st.key] = 1;
+		o = OUT_HELD;
+		goto done;
+	}
 	/* N is part of the wait a CHECK journals */
-	if ((st.act == ROTATE_CHECK && neg_ttl(r, err, errlen) == -1) ||
-	    vet(r, &st, err, errlen) == -1)
+	if (st.act == ROTATE_CHECK && neg_ttl(r, err, errlen) == -1) {
+		r->dns_failed = 1;
+		goto done;
+	}
+	if (vet(r, &st, err, errlen) == -1)
 		goto done;
 	if ((o = journal_step(r, t, &st, id, err, errlen)) != OUT_DONE) {
 		if (o == OUT_HELD)
 			r->held[st.key] = 1;
+		else if (is_dns_act(r, st.act))
+			r->dns_failed = 1;
 		goto done;
 	}
 	o = OUT_FAILED;
+	if (is_dns_act(r, st.act) && clear_failures(r, t, err, errlen) == -1)
+		goto done;
 	if (store_commit(t, r->now, err, errlen) == -1) {
 		t = NULL;
 		goto done;
@@ -1215,7 +1514,7 @@ drift_check(struct run *r, char *err, size_t errlen)
 	if ((d = store_domain_load(r->env->st, r->domain, err, errlen)) ==
 	    NULL)
 		return ROTATE_FAILED;
-	if (rotate_view_load(r->view, d) == -1 ||
+	if (rotate_view_load_role(r->view, d, r->env->params) == -1 ||
 	    (value = buf_new(PUBLISH_VALUE_MAX)) == NULL) {
 		errmsg_set(err, errlen, "%s: cannot check for drift", r->domain);
 		goto done;
@@ -1261,7 +1560,7 @@ dry_run(struct run *r, char *err, size_t errlen)
 	if ((d = store_domain_load(r->env->st, r->domain, err, errlen)) ==
 	    NULL)
 		return ROTATE_FAILED;
-	if (rotate_view_load(r->view, d) == -1) {
+	if (rotate_view_load_role(r->view, d, r->env->params) == -1) {
 		store_domain_free(d);
 		errmsg_set(err, errlen, "%s: more than %d keys", r->domain,
 		    ROTATE_KEYS_MAX);
@@ -1293,6 +1592,56 @@ dry_run(struct run *r, char *err, size_t errlen)
 	return ROTATE_OK;
 }
 
+/*
+ * Before the run: is a failed publish's retry time still ahead?  Then
+ * the run does no DNS work (its other steps go on) and says so.
+ */
+static int
+backoff_start(struct run *r)
+{
+	struct store_domain	*d;
+	char			 err[ERR_LEN], when[TIME_LEN];
+	uint64_t		 n;
+	time_t			 retry_at;
+
+	/* no journal yet (a new domain): no failures either */
+	if ((d = store_domain_load(r->env->st, r->domain, err, sizeof(err))) ==
+	    NULL)
+		return 0;
+	n = fail_u64(r, d, FA_FAILURES);
+	retry_at = (time_t)fail_u64(r, d, FA_RETRY_AT);
+	store_domain_free(d);
+	if (n == 0 || r->now >= retry_at)
+		return 0;
+	r->backoff = 1;
+	fmt_time(retry_at, when);
+	fprintf(r->env->out, "%s publishing %s keys failed %llu times; backing "
+	    "off until %s\n", r->domain, params_role(r->env->params),
+	    (unsigned long long)n, when);
+	return 0;
+}
+
+/* After a run that backed off: still worth an ALERT? */
+static enum rotate_result
+backoff_end(struct run *r, char *err, size_t errlen)
+{
+	struct store_domain	*d;
+	char			 name[FAIL_ATTR_MAX];
+	const char		*last;
+	enum rotate_result	 rc = ROTATE_OK;
+
+	if ((d = store_domain_load(r->env->st, r->domain, err, errlen)) ==
+	    NULL)
+		return ROTATE_FAILED;
+	last = store_domain_attr(d, fail_attr(r, FA_LAST_ERROR, name));
+	if (alert(r, fail_u64(r, d, FA_FAILURES),
+	    (time_t)fail_u64(r, d, FA_FIRST), (time_t)fail_u64(r, d,
+	    FA_RETRY_AT), last != NULL ? last : "-", err, errlen))
+		rc = ROTATE_ALERT;
+	store_domain_free(d);
+	return rc;
+}
+
 enum rotate_result
 rotate_domain(struct rotate_env *env, const char *domain, time_t now,
     char *err, size_t errlen)
@@ -1316,13 +1665,23 @@ rotate_domain(struct rotate_env *env, const char *domain, time_t now,
 		rc = dry_run(&r, err, errlen);
 		goto done;
 	}
+	if (backoff_start(&r) == -1) {
+		errmsg_set(err, errlen, "out of memory");
+		goto done;
+	}
 	/* every step changes a state or removes a key: the loop ends */
 	for (n = 0; n < 4 * ROTATE_KEYS_MAX * STORE_NSTATES && !idle; n++) {
 		o = one_step(&r, &idle, err, errlen);
-		if (o == OUT_FAILED)
+		if (o == OUT_FAILED) {
+			if (r.dns_failed)
+				rc = record_failure(&r, err, errlen);
 			goto done;
+		}
 	}
-	rc = drift_check(&r, err, errlen);
+	if (r.backoff)
+		rc = backoff_end(&r, err, errlen);
+	else
+		rc = drift_check(&r, err, errlen);
 done:
 	free(r.next);
 	free(r.view);

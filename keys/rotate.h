@@ -25,6 +25,10 @@
  * it counts R.  After the due steps, every record that must be served is
  * checked on every authoritative server; drift is repaired and reported
  * as a failure (rotation.md §e).
+ *
+ * Single signatures (rotation.md §b "ARC cannot use I5"): ARC keys and
+ * the extra Ed25519 keys rotate in their own role (params.role) with the
+ * generational strategy, make before break, whatever the DKIM strategy.
  */
 #ifndef SIGNET_KEYS_ROTATE_H
 #define SIGNET_KEYS_ROTATE_H
@@ -69,6 +73,24 @@ struct publish;
 #define ROTATE_ATTR_WAIT	"ready_wait"
 #define ROTATE_ATTR_RETIRE	"retire"
 #define ROTATE_ATTR_WITHDRAW	"withdraw"
+/*
+ * Publish failures (domain attrs, one set per role: "<name>.<role>"):
+ * how many in a row, the first one's time, when to retry, the last
+ * reason.  A retry waits ROTATE_BACKOFF_BASE_S, doubling per failure up
+ * to ROTATE_BACKOFF_MAX_S, so a broken DNS server is not hammered by
+ * every cron run; after ROTATE_ALERT_FAILURES failures or
+ * ROTATE_ALERT_AFTER_S since the first, each run says ALERT.
+ */
+#define ROTATE_ATTR_FAILURES	"publish_failures"
+#define ROTATE_ATTR_FIRST_FAIL	"publish_first_failure"
+#define ROTATE_ATTR_RETRY_AT	"publish_retry_at"
+#define ROTATE_ATTR_LAST_ERROR	"publish_last_error"
+/* a typical cron interval: the first retry is the next run */
+#define ROTATE_BACKOFF_BASE_S	(5 * ROTATE_MINUTE)
+/* well inside M: a stuck publish is retried several times a day */
+#define ROTATE_BACKOFF_MAX_S	(4 * ROTATE_HOUR)
+#define ROTATE_ALERT_FAILURES	3
+#define ROTATE_ALERT_AFTER_S	ROTATE_HOUR
 
 enum rotate_strategy {
 	ROTATE_DUAL,
@@ -87,6 +109,20 @@ struct rotate_params {
 	 * prefix of the generated names.
 	 */
 	const char		*selectors[ROTATE_SLOTS];
+	/*
+	 * Which of the domain's keys this rotation owns (store.h roles):
+	 * NULL or STORE_ROLE_DKIM the domain's DKIM selectors; an ARC or
+	 * Ed25519 role rotates generationally with selectors[0] as prefix.
+	 * arc_selector: the domain's configured ARC selector, whose key
+	 * (made by `keys init`, no role attr) belongs to the ARC role.
+	 */
+	const char		*role;
+	const char		*arc_selector;
+	/*
+	 * rotation.disclose: a GONE key's private key is copied here and
+	 * the key is DISCLOSED instead of DESTROYED (rotation.md §b 10).
+	 */
+	const char		*disclose_dir;
 };
 
 /* One key as the planner sees it (from the journal). */
@@ -121,6 +157,7 @@ enum rotate_act {
 	ROTATE_WITHDRAW,	/* "p=" published and visible: REVOKED */
 	ROTATE_GONE,
 	ROTATE_DESTROY,		/* the private key file is removed */
+	ROTATE_DISCLOSE,	/* ... after its copy is published */
 };
 
 #define ROTATE_NOKEY	((size_t)-1)
@@ -137,6 +174,20 @@ struct rotate_step {
 /* The model of a journal; -1 when it holds more than ROTATE_KEYS_MAX. */
 int		 rotate_view_load(struct rotate_view *,
 		    const struct store_domain *);
+/* The same, only the keys of the params' role (rotate_key_role()). */
+int		 rotate_view_load_role(struct rotate_view *,
+		    const struct store_domain *, const struct rotate_params *);
+/* STORE_ROLE_DKIM, _ARC or _ED25519 (or another attr value) of a key. */
+const char	*rotate_key_role(const struct store_key *,
+		    const struct rotate_params *);
+/*
+ * The next transition of view key i (keys list): act and when (0: none
+ * planned; at <= now: due now).  Conditions on other keys (I5, a
+ * successor's progress) are not modelled: it is the earliest time.
+ */
+void		 rotate_key_next(const struct rotate_view *,
+		    const struct rotate_params *, size_t i, time_t now,
+		    enum rotate_act *act, time_t *at);
 /* The next due step at now (held keys are planned around). */
 void		 rotate_plan(const struct rotate_view *,
 		    const struct rotate_params *, time_t now,
@@ -178,6 +229,11 @@ struct rotate_env {
 enum rotate_result {
 	ROTATE_OK,		/* every due step done, or waiting for DNS */
 	ROTATE_FAILED,		/* a step failed; journal as before it */
+	/*
+	 * Publishing has failed ROTATE_ALERT_FAILURES times or for
+	 * ROTATE_ALERT_AFTER_S: err holds the ALERT line.
+	 */
+	ROTATE_ALERT,
 };
 
 /*

@@ -7,7 +7,8 @@
  * flock(LOCK_EX) on the domain's .lock; key files are written and fsynced
  * before the journal that names them, so a journal never refers to a key
  * that is not on disk (short of store_txn_destroy, which journals the
- * removal).  Temp names (".state.yaml.tmp", "keys/.new.pem") belong to
+ * removal); a key file no journal names is a killed writer's and the
+ * next writer removes it.  Temp names (".state.yaml.tmp", "keys/.new.pem") belong to
  * the lock holder: a crashed writer's leftovers are removed by the next
  * one and ignored by readers.  Parsing is strict (unknown keys, bad
  * values, duplicates: "FILE:LINE:COL: message") so a hand edit that
@@ -119,6 +120,8 @@ struct keyset_entry {
 	char			*selector;
 	char			 id[KEYS_ID_LEN + 1];
 	enum store_state	 state;
+	char			*role;		/* NULL: STORE_ROLE_DKIM */
+	time_t			 generated;
 	struct keys_key		*key;
 };
 
@@ -1727,6 +1730,42 @@ open_keys_dir(struct store_txn *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rotation.md §e: a writer killed between writing a key file and
+ * committing the journal that names it leaves an orphan, which nothing
+ * would ever remove.  Under the lock no other writer is between those
+ * two points, so a key file the journal does not name is removed.
+ */
+static void
+gc_orphans(struct store_txn *t)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	char		 id[KEYS_ID_LEN + 1];
+	int		 fd, removed = 0;
+
+	if ((fd = dup(t->kfd)) == -1)
+		return;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strlen(de->d_name) != KEYS_ID_LEN + 4 ||
+		    strcmp(de->d_name + KEYS_ID_LEN, ".pem") != 0)
+			continue;
+		memcpy(id, de->d_name, KEYS_ID_LEN);
+		id[KEYS_ID_LEN] = '\0';
+		if (id_valid(id) == -1 || find_key(t->d, id) != NULL)
+			continue;
+		if (unlinkat(t->kfd, de->d_name, 0) == 0)
+			removed = 1;
+	}
+	closedir(dir);
+	if (removed)
+		fsync(t->kfd);
+}
+
 enum store_status
 store_begin(struct store *st, const char *domain, int flags,
     struct store_txn **out, char *err, size_t errlen)
@@ -1776,6 +1815,7 @@ store_begin(struct store *st, const char *domain, int flags,
 	unlinkat(t->kfd, KEY_TMP, 0);
 	if ((t->d = journal_read(st, t->dfd, domain, err, errlen)) == NULL)
 		goto done;
+	gc_orphans(t);
 	*out = t;
 	t = NULL;
 	rc = STORE_OK;
@@ -2115,6 +2155,136 @@ store_txn_destroy(struct store_txn *t, const char *id, time_t now, char *err,
 	return 0;
 }
 
+/* Largest key file copied when disclosed (an RSA-4096 PKCS#8 is 3.3 KB). */
+#define DISCLOSE_FILE_MAX	(64 * 1024)
+
+/*
+ * Write data to dir/name through a temp file, fsync, rename and directory
+ * fsync: a reader of the publication directory never sees half a key.
+ */
+static int
+write_public(const char *dir, const char *name, const uint8_t *data,
+    size_t len, char *err, size_t errlen)
+{
+	char	tmp[PATH_MAX], path[PATH_MAX];
+	int	fd = -1, dfd = -1, n, m, rc = -1;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	m = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path) || m < 0 ||
+	    (size_t)m >= sizeof(tmp)) {
+		errmsg_set(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		errmsg_set(err, errlen, "%s: %s", dfd == -1 ? dir : tmp,
+		    strerror(errno));
+		goto done;
+	}
+	/* published on purpose: readable whatever the umask */
+	if (fchmod(fd, 0644) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		errmsg_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1 || fsync(dfd) == -1) {
+		errmsg_set(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
+static int
+disclosed_exists(const char *dir, const char *name)
+{
+	struct stat	sb;
+	char		path[PATH_MAX];
+	int		n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path) || lstat(path, &sb) == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	return S_ISREG(sb.st_mode) ? 0 : -1;
+}
+
+int
+store_txn_disclose(struct store_txn *t, const char *id, const char *dir,
+    time_t now, char *err, size_t errlen)
+{
+	struct store_key	*k;
+	struct stat		 sb;
+	uint8_t			*data = NULL;
+	char			 name[KEYS_ID_LEN + 8], pub[PATH_MAX];
+	ssize_t			 got;
+	size_t			 len = 0;
+	int			 fd = -1, n, rc = -1;
+
+	if ((k = txn_key(t, id, err, errlen)) == NULL)
+		return -1;
+	n = snprintf(pub, sizeof(pub), "%s.%s.%s.pem", t->domain, k->selector,
+	    id);
+	if (n < 0 || (size_t)n >= sizeof(pub)) {
+		errmsg_set(err, errlen, "%s: name too long", t->domain);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s.pem", id);
+	if ((fd = openat(t->kfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1) {
+		/* a crash after the unlink: the copy must be out already */
+		if (errno != ENOENT || disclosed_exists(dir, pub) == -1) {
+			errmsg_set(err, errlen, "%s/%s/%s/%s: %s", t->st->path,
+			    t->domain, KEYS_DIR, name, strerror(errno));
+			return -1;
+		}
+	} else {
+		if (fstat(fd, &sb) == -1 || sb.st_size <= 0 ||
+		    sb.st_size > DISCLOSE_FILE_MAX ||
+		    (data = sodium_malloc((size_t)sb.st_size)) == NULL) {
+			errmsg_set(err, errlen, "%s/%s/%s/%s: cannot read it",
+			    t->st->path, t->domain, KEYS_DIR, name);
+			goto done;
+		}
+		while (len < (size_t)sb.st_size) {
+			got = read(fd, data + len, (size_t)sb.st_size - len);
+			if (got == -1 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				errmsg_set(err, errlen, "%s/%s/%s/%s: short read",
+				    t->st->path, t->domain, KEYS_DIR, name);
+				goto done;
+			}
+			len += (size_t)got;
+		}
+		if (write_public(dir, pub, data, len, err, errlen) == -1)
+			goto done;
+	}
+	if (store_txn_destroy(t, id, now, err, errlen) == -1)
+		goto done;
+	k->state = STORE_DISCLOSED;
+	k->entered[STORE_DESTROYED] = 0;
+	k->entered[STORE_DISCLOSED] = now;
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	sodium_free(data);
+	return rc;
+}
+
 void
 store_abort(struct store_txn *t)
 {
@@ -2233,6 +2403,7 @@ store_keyset_free(struct store_keyset *ks)
 	for (i = 0; i < ks->n; i++) {
 		keys_free(ks->v[i].key);
 		free(ks->v[i].selector);
+		free(ks->v[i].role);
 	}
 	free(ks->v);
 	free(ks);
@@ -2312,7 +2483,16 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 		memcpy(e->id, k->id, sizeof(e->id));
 		e->state = k->state;
 		e->key = key;
+		e->generated = k->entered[STORE_GENERATED];
 		ks->n++;
+		if (attrs_get(&k->attrs, STORE_ATTR_ROLE) != NULL &&
+		    (e->role = strdup(attrs_get(&k->attrs, STORE_ATTR_ROLE))) ==
+		    NULL) {
+			store_keyset_free(ks);
+			ks = NULL;
+			errmsg_set(err, errlen, "out of memory");
+			goto done;
+		}
 	}
 done:
 	store_domain_free(d);
@@ -2359,4 +2539,30 @@ const struct keys_key *
 store_keyset_key(const struct store_keyset *ks, size_t i)
 {
 	return i < ks->n ? ks->v[i].key : NULL;
+}
+
+const char *
+store_keyset_role(const struct store_keyset *ks, size_t i)
+{
+	if (i >= ks->n || ks->v[i].role == NULL)
+		return STORE_ROLE_DKIM;
+	return ks->v[i].role;
+}
+
+int
+store_keyset_current(const struct store_keyset *ks, const char *role,
+    size_t *idx)
+{
+	size_t	i;
+	int	found = 0;
+
+	for (i = 0; i < ks->n; i++) {
+		if (strcmp(store_keyset_role(ks, i), role) != 0)
+			continue;
+		if (!found || ks->v[i].generated >= ks->v[*idx].generated) {
+			*idx = i;
+			found = 1;
+		}
+	}
+	return found ? 0 : -1;
 }

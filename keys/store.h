@@ -79,6 +79,19 @@ enum store_status {
 	STORE_FAIL,
 };
 
+/*
+ * Key roles (key attr STORE_ATTR_ROLE): which signature a key makes.  A
+ * key without the attr is a DKIM key of the domain's selectors, as every
+ * journal written before roles existed holds.  ARC keys (RFC 8617) and
+ * the extra Ed25519 DKIM signature are each the only signature of their
+ * kind on a message, so they rotate on their own, under generational
+ * names (design/rotation.md §b "ARC cannot use I5").
+ */
+#define STORE_ATTR_ROLE		"role"
+#define STORE_ROLE_DKIM		"dkim"
+#define STORE_ROLE_ARC		"arc"
+#define STORE_ROLE_ED25519	"ed25519"
+
 /* store_begin() flags */
 #define STORE_NOWAIT	0x1	/* STORE_BUSY instead of waiting */
 #define STORE_CREATE	0x2	/* add the domain if it is not there */
@@ -215,6 +228,14 @@ int		 store_txn_set_domain_attr(struct store_txn *, const char *name,
  */
 int		 store_txn_destroy(struct store_txn *, const char *id,
 		    time_t now, char *err, size_t errlen);
+/*
+ * DISCLOSED (rotation.md §b state 10): copy the key's file to
+ * <dir>/<domain>.<selector>.<id>.pem (0644, for publication), then as
+ * store_txn_destroy(), recording DISCLOSED.  Redone after a crash: a
+ * key file already gone is fine when its copy is in dir.
+ */
+int		 store_txn_disclose(struct store_txn *, const char *id,
+		    const char *dir, time_t now, char *err, size_t errlen);
 int		 store_commit(struct store_txn *, time_t now, char *err,
 		    size_t errlen);
 void		 store_abort(struct store_txn *);
@@ -247,6 +268,15 @@ const char	*store_keyset_id(const struct store_keyset *, size_t);
 enum store_state store_keyset_state(const struct store_keyset *, size_t);
 const struct keys_key *store_keyset_key(const struct store_keyset *,
 		    size_t);
+/* The key's STORE_ATTR_ROLE, STORE_ROLE_DKIM when it has none. */
+const char	*store_keyset_role(const struct store_keyset *, size_t);
+/*
+ * The one key that makes role's single signature: of the set's keys of
+ * that role, the one generated last (a successor signs once READY, I1).
+ * Its index, or -1 when the set has none.
+ */
+int		 store_keyset_current(const struct store_keyset *,
+		    const char *role, size_t *idx);
 void		 store_keyset_free(struct store_keyset *);
 
 #endif

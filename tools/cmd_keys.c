@@ -18,7 +18,11 @@
  *                        reached through a symlink is imported with a
  *                        warning: the user is migrating away from it,
  *                        and the store's copy is safe.
- *   keys list            one row per key of every domain.
+ *   keys list            one row per key of every domain: selector,
+ *                        algorithm, id, state, age, and the key's next
+ *                        rotation step with its earliest time (from the
+ *                        configuration's rotation: settings; "-" when
+ *                        the domain does not rotate or the key is done).
  *
  * Settings come from the flags, then from the configuration's domains:
  * entry (when the file exists and names the domain), then the defaults
@@ -34,11 +38,13 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "keys/rotate.h"
 #include "keys/signer.h"
 #include "keys/store.h"
 #include "proxy/msg/buf.h"
 #include "tools/ctl.h"
 #include "tools/ctlenv.h"
+#include "tools/rotenv.h"
 
 #define ERR_LEN			512
 #define KEYS_INIT_SELECTORS_MAX	16
@@ -551,12 +557,78 @@ age(time_t secs, char out[32])
 		snprintf(out, 32, "%llds", s);
 }
 
+#define NEXT_LEN	48
+
+/*
+ * "ready 2026-01-02T03:04Z", "publish now" or "-": what rotate_key_next()
+ * says of key id, planned with the role the key rotates in.
+ */
+static void
+next_step(const struct config *cfg, struct store *st,
+    const struct store_domain *d, const struct store_key *k, time_t now,
+    char out[NEXT_LEN])
+{
+	const struct config_domain	*cd;
+	struct rotenv			*re;
+	struct rotate_view		*v = NULL;
+	const struct rotate_params	*p;
+	const char			*roles[4];
+	enum rotate_act			 act;
+	struct tm			 tm;
+	char				 err[ERR_LEN], when[24];
+	time_t				 at;
+	size_t				 i, j;
+
+	snprintf(out, NEXT_LEN, "-");
+	if (cfg == NULL || (cd = config_domain(cfg, store_domain_name(d))) ==
+	    NULL || strcmp(cd->name, store_domain_name(d)) != 0 ||
+	    (v = malloc(sizeof(*v))) == NULL) {
+		free(v);
+		return;
+	}
+	rotenv_roles(cd, roles);
+	for (j = 0; roles[j] != NULL; j++) {
+		/* dry run: no backend opened; none configured: no rotation */
+		if ((re = rotenv_new_role(cfg, cd, roles[j], st, 1, err,
+		    sizeof(err))) == NULL)
+			break;
+		p = rotenv_env(re)->params;
+		if (strcmp(rotate_key_role(k, p), roles[j]) != 0 ||
+		    rotate_view_load_role(v, d, p) == -1) {
+			rotenv_free(re);
+			continue;
+		}
+		for (i = 0; i < v->nkeys; i++) {
+			if (strcmp(v->keys[i].id, store_key_id(k)) != 0)
+				continue;
+			rotate_key_next(v, p, i, now, &act, &at);
+			if (act == ROTATE_NONE)
+				break;
+			if (at <= now)
+				snprintf(when, sizeof(when), "now");
+			else if (gmtime_r(&at, &tm) == NULL ||
+			    strftime(when, sizeof(when), "%Y-%m-%dT%H:%MZ",
+			    &tm) == 0)
+				snprintf(when, sizeof(when), "%lld",
+				    (long long)at);
+			snprintf(out, NEXT_LEN, "%s %s", rotate_act_name(act),
+			    when);
+			break;
+		}
+		rotenv_free(re);
+		break;
+	}
+	free(v);
+}
+
 static int
-list_domain(struct store *st, const char *domain, time_t now, struct buf *b)
+list_domain(const struct config *cfg, struct store *st, const char *domain,
+    time_t now, struct buf *b)
 {
 	struct store_domain	*d;
 	const struct store_key	*k;
 	char			 err[ERR_LEN], alg[24], when[32];
+	char			 next[NEXT_LEN];
 	size_t			 i;
 
 	if ((d = store_domain_load(st, domain, err, sizeof(err))) == NULL) {
@@ -571,9 +643,10 @@ list_domain(struct store *st, const char *domain, time_t now, struct buf *b)
 			snprintf(alg, sizeof(alg), "%s",
 			    keys_alg_k(store_key_alg(k)));
 		age(now - store_key_entered(k, STORE_GENERATED), when);
-		if (buf_printf(b, "%-24s %-12s %-9s %-16s %-11s %s\n", domain,
-		    store_key_selector(k), alg, store_key_id(k),
-		    store_state_name(store_key_state(k)), when) == -1) {
+		next_step(cfg, st, d, k, now, next);
+		if (buf_printf(b, "%-24s %-12s %-9s %-16s %-11s %-7s %s\n",
+		    domain, store_key_selector(k), alg, store_key_id(k),
+		    store_state_name(store_key_state(k)), when, next) == -1) {
 			store_domain_free(d);
 			ctl_err("out of memory");
 			return -1;
@@ -610,14 +683,14 @@ cmd_list(struct ctl *ctl, const struct opts *o, int argc)
 		goto done;
 	}
 	if ((b = buf_new(0)) == NULL || buf_printf(b, "%-24s %-12s %-9s %-16s "
-	    "%-11s %s\n", "DOMAIN", "SELECTOR", "ALGORITHM", "ID", "STATE",
-	    "AGE") == -1) {
+	    "%-11s %-7s %s\n", "DOMAIN", "SELECTOR", "ALGORITHM", "ID", "STATE",
+	    "AGE", "NEXT") == -1) {
 		ctl_err("out of memory");
 		goto done;
 	}
 	/* One broken journal does not hide the other domains. */
 	for (i = 0; names[i] != NULL; i++)
-		if (list_domain(st, names[i], now, b) == -1)
+		if (list_domain(e.cfg, st, names[i], now, b) == -1)
 			failed = 1;
 	if (write_out(b) == -1)
 		goto done;

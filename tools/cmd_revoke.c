@@ -33,6 +33,35 @@
 static const char usage_line[] =
     "revoke DOMAIN SELECTOR [--compromised] [--dry-run] [--now UNIX]";
 
+/*
+ * The role of the key at selector (an ARC or Ed25519 key rotates in its
+ * own role, rotenv.h); DKIM when the store does not know the selector.
+ */
+static const char *
+selector_role(struct store *st, const struct config_domain *d,
+    const char *selector)
+{
+	static const char *const roles[] = { STORE_ROLE_ARC,
+	    STORE_ROLE_ED25519 };
+	struct store_domain	*sd;
+	const struct store_key	*k;
+	struct rotate_params	 p;
+	const char		*role = STORE_ROLE_DKIM;
+	char			 err[ERR_LEN];
+	size_t			 i;
+
+	if ((sd = store_domain_load(st, d->name, err, sizeof(err))) == NULL)
+		return role;
+	memset(&p, 0, sizeof(p));
+	p.arc_selector = d->arc.enabled ? d->arc.selector : NULL;
+	if ((k = store_domain_selector_key(sd, selector)) != NULL)
+		for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+			if (strcmp(rotate_key_role(k, &p), roles[i]) == 0)
+				role = roles[i];
+	store_domain_free(sd);
+	return role;
+}
+
 static int
 run(struct ctl *ctl, int argc, char **argv)
 {
@@ -96,8 +125,8 @@ run(struct ctl *ctl, int argc, char **argv)
 	}
 	if ((st = store_open(cfg->keystore, 0, err, sizeof(err))) == NULL ||
 	    rotate_lock(st, 1, &lockfd, err, sizeof(err)) != STORE_OK ||
-	    (re = rotenv_new(cfg, d, st, dry_run, err, sizeof(err))) ==
-	    NULL) {
+	    (re = rotenv_new_role(cfg, d, selector_role(st, d,
+	    argv[optind + 1]), st, dry_run, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		goto done;
 	}

@@ -3,13 +3,18 @@
  * domain's key rotation by the steps that are due (design/rotation.md,
  * keys/rotate.h).  Safe under cron: idempotent and resumable; one run at
  * a time per key store, and a second run started meanwhile says so on
- * one line and exits 0 (the issue and DESIGN.md "two cron runs at once";
- * hostile-inputs.md KY-09 would have 75).
+ * one line and exits 75, EX_TEMPFAIL (hostile-inputs.md KY-09).
+ *
+ * Each domain's DKIM keys rotate, then its ARC keys (arc: enabled) and
+ * its extra Ed25519 keys (extra_ed25519), each on its own (rotenv.h).
  *
  * Prints one line per step taken ("DOMAIN SELECTOR KEY-ID STATE"), and
  * when each domain's next step is due.  Exit 0 when no step failed; 1
  * with the reason on stderr otherwise (that domain's journal is as it
  * was before the failed step, and the next run continues from there).
+ * A failed publish is retried with backoff (keys/rotate.h); once it has
+ * failed too often or too long, every run prints "ALERT: ..." on stderr
+ * and exits 1 until it goes through, so cron mails it.
  *
  * --now drives a simulated clock (tests); SIGNET_CRASH_AT=k aborts right
  * after the k-th journal commit of the run (crash tests, rotation.md §e).
@@ -28,6 +33,7 @@
 #include "tools/rotenv.h"
 
 #define ERR_LEN		512
+#define EX_TEMPFAIL	75	/* sysexits.h: try again later */
 
 static const char usage_line[] = "rotate [--dry-run] [--now UNIX]";
 
@@ -46,7 +52,8 @@ run(struct ctl *ctl, int argc, char **argv)
 	char			 err[ERR_LEN];
 	unsigned long		 crash_at, commits = 0;
 	time_t			 now = time(NULL);
-	size_t			 i, failed = 0;
+	const char		*roles[4];
+	size_t			 i, j, failed = 0;
 	int			 ch, dry_run = 0, lockfd = -1;
 	int			 ret = CTL_FAIL;
 
@@ -84,30 +91,33 @@ run(struct ctl *ctl, int argc, char **argv)
 	case STORE_OK:
 		break;
 	case STORE_BUSY:
-		printf("another signetctl rotate is running; nothing done\n");
-		ret = CTL_OK;
+		ctl_err("another signetctl rotate is running; nothing done");
+		ret = EX_TEMPFAIL;
 		goto done;
 	default:
 		ctl_err("%s", err);
 		goto done;
 	}
 	for (i = 0; i < cfg->ndomains; i++) {
-		if ((re = rotenv_new(cfg, &cfg->domains[i], st, dry_run, err,
-		    sizeof(err))) == NULL) {
-			ctl_err("%s", err);
-			failed++;
-			continue;
+		rotenv_roles(&cfg->domains[i], roles);
+		for (j = 0; roles[j] != NULL; j++) {
+			if ((re = rotenv_new_role(cfg, &cfg->domains[i],
+			    roles[j], st, dry_run, err, sizeof(err))) == NULL) {
+				ctl_err("%s", err);
+				failed++;
+				break;
+			}
+			env = rotenv_env(re);
+			env->crash_after = crash_at;
+			env->commits = commits;
+			if (rotate_domain(env, cfg->domains[i].name, now, err,
+			    sizeof(err)) != ROTATE_OK) {
+				ctl_err("%s", err);
+				failed++;
+			}
+			commits = env->commits;
+			rotenv_free(re);
 		}
-		env = rotenv_env(re);
-		env->crash_after = crash_at;
-		env->commits = commits;
-		if (rotate_domain(env, cfg->domains[i].name, now, err,
-		    sizeof(err)) != ROTATE_OK) {
-			ctl_err("%s", err);
-			failed++;
-		}
-		commits = env->commits;
-		rotenv_free(re);
 	}
 	if (fflush(stdout) != 0) {
 		ctl_err("write error");

@@ -7,6 +7,8 @@
  * zone's NS set (found through /etc/resolv.conf).  N, the negative TTL,
  * is read from the first authoritative server, else the rfc2136 primary.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "keys/dnscheck.h"
 #include "keys/publish.h"
 #include "keys/rotate.h"
+#include "keys/store.h"
 #include "tools/rotenv.h"
 
 struct rotenv {
@@ -82,14 +85,39 @@ publish_cfg(const struct config *cfg, const struct config_domain *d,
 	}
 }
 
+size_t
+rotenv_roles(const struct config_domain *d, const char *roles[4])
+{
+	size_t	n = 0;
+
+	roles[n++] = STORE_ROLE_DKIM;
+	if (d->arc.enabled && d->arc.selector != NULL)
+		roles[n++] = STORE_ROLE_ARC;
+	if (d->extra_ed25519 && d->algorithm != CONFIG_ALG_ED25519)
+		roles[n++] = STORE_ROLE_ED25519;
+	roles[n] = NULL;
+	return n;
+}
+
 struct rotenv *
 rotenv_new(const struct config *cfg, const struct config_domain *d,
     struct store *st, int dry_run, char *err, size_t errlen)
 {
+	return rotenv_new_role(cfg, d, STORE_ROLE_DKIM, st, dry_run, err,
+	    errlen);
+}
+
+struct rotenv *
+rotenv_new_role(const struct config *cfg, const struct config_domain *d,
+    const char *role, struct store *st, int dry_run, char *err,
+    size_t errlen)
+{
 	const struct config_rotation	*r = &cfg->rotation;
 	struct rotenv			*e;
 	struct publish_cfg		 pc;
+	struct stat			 sb;
 	size_t				 i;
+	int				 dkim = strcmp(role, STORE_ROLE_DKIM) == 0;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -97,20 +125,42 @@ rotenv_new(const struct config *cfg, const struct config_domain *d,
 	}
 	e->params.strategy = r->strategy == CONFIG_STRATEGY_GENERATIONAL ?
 	    ROTATE_GENERATIONAL : ROTATE_DUAL;
+	e->params.role = role;
+	e->params.arc_selector = d->arc.enabled ? d->arc.selector : NULL;
+	e->params.disclose_dir = r->disclose_dir;
+	/* found missing only at a key's end, it would fail that step */
+	if (r->disclose_dir != NULL && (stat(r->disclose_dir, &sb) == -1 ||
+	    !S_ISDIR(sb.st_mode))) {
+		snprintf(err, errlen, "rotation.disclose: %s: not a directory",
+		    r->disclose_dir);
+		goto fail;
+	}
 	e->params.period_s = r->period_s;
 	e->params.max_transit_s = r->max_transit_s;
 	e->params.reload_bound_s = r->reload_bound_s;
 	e->params.skew_s = r->skew_s;
 	e->params.ttl_s = r->ttl_s;
-	if (d->nselectors < 1 || (e->params.strategy == ROTATE_DUAL &&
-	    d->nselectors != ROTATE_SLOTS)) {
+	if (dkim && (d->nselectors < 1 || (e->params.strategy ==
+	    ROTATE_DUAL && d->nselectors != ROTATE_SLOTS))) {
 		snprintf(err, errlen, "%s: dual-selector rotation needs "
 		    "exactly two selectors", d->name);
 		goto fail;
 	}
-	e->params.selectors[0] = d->selectors[0];
-	e->params.selectors[1] = d->nselectors > 1 ? d->selectors[1] :
-	    d->selectors[0];
+	if (dkim) {
+		e->params.selectors[0] = d->selectors[0];
+		e->params.selectors[1] = d->nselectors > 1 ?
+		    d->selectors[1] : d->selectors[0];
+	} else {
+		/*
+		 * rotation.md §b: one signature of its kind per message, so
+		 * I1-I3 with make before break, which one fixed name cannot
+		 * give: generational names.
+		 */
+		e->params.strategy = ROTATE_GENERATIONAL;
+		e->params.selectors[0] = e->params.selectors[1] =
+		    strcmp(role, STORE_ROLE_ARC) == 0 ? d->arc.selector :
+		    ROTENV_ED25519_PREFIX;
+	}
 	if (publish_cfg(cfg, d, &pc, err, errlen) == -1)
 		goto fail;
 	if (!dry_run && (e->pub = publish_new(&pc, err, errlen)) == NULL)
@@ -141,6 +191,15 @@ rotenv_new(const struct config *cfg, const struct config_domain *d,
 	e->env.alg = d->algorithm == CONFIG_ALG_ED25519 ?
 	    KEYS_ALG_ED25519_SHA256 : KEYS_ALG_RSA_SHA256;
 	e->env.bits = d->algorithm == CONFIG_ALG_ED25519 ? 0 : d->bits;
+	if (strcmp(role, STORE_ROLE_ARC) == 0) {
+		/* RFC 8617 defines only rsa-sha256 for ARC */
+		e->env.alg = KEYS_ALG_RSA_SHA256;
+		e->env.bits = d->algorithm == CONFIG_ALG_ED25519 ||
+		    d->bits == 0 ? ROTENV_ARC_BITS : d->bits;
+	} else if (strcmp(role, STORE_ROLE_ED25519) == 0) {
+		e->env.alg = KEYS_ALG_ED25519_SHA256;
+		e->env.bits = 0;
+	}
 	e->env.dry_run = dry_run;
 	e->env.out = stdout;
 	return e;

@@ -78,8 +78,9 @@ def sign_and_verify(privkey, selector, domain, record, algorithm):
 def list_rows(out):
     lines = out.decode().splitlines()
     assert lines[0].split() == ["DOMAIN", "SELECTOR", "ALGORITHM", "ID",
-                                "STATE", "AGE"], lines[0]
-    return [l.split() for l in lines[1:]]
+                                "STATE", "AGE", "NEXT"], lines[0]
+    # NEXT is "-" or a step and its time ("ready 2026-01-01T00:07Z")
+    return [l.split(None, 6) for l in lines[1:]]
 
 
 class KeysCli(unittest.TestCase):
@@ -280,7 +281,7 @@ class KeysCli(unittest.TestCase):
         self.assertEqual(os.stat(priv).st_mode, mode)
         rows = list_rows(self.ctl("keys", "list", "--keystore", self.ks).stdout)
         self.assertEqual(len(rows), 1)
-        domain, sel, alg, key_id, state, age = rows[0]
+        domain, sel, alg, key_id, state, age, _next = rows[0]
         self.assertEqual((domain, sel, alg, state),
                          ("example.org", "mail", "rsa-2048", "ACTIVE"))
         self.assertRegex(age, r"^\d+(s|m|h\d+m|d\d+h)$")

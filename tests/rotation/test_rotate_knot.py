@@ -142,6 +142,15 @@ class Rig:
     def keys(self):
         return self.journal().get("keys") or []
 
+    def rotation_state(self):
+        """Keys and selector map: what a failed step must not change."""
+        j = self.journal()
+        return (j.get("keys"), j.get("selectors"))
+
+    def failures(self):
+        return int((self.journal().get("attrs") or {}).get(
+            "publish_failures", "0"))
+
     def signing(self):
         """Selectors whose mapped key is READY or ACTIVE (signetd's set)."""
         j = self.journal()
@@ -338,21 +347,61 @@ class RotateKnot(unittest.TestCase):
     # -- failures ------------------------------------------------------
 
     def assert_fails_untouched(self, rig, now, needle=None):
-        before = rig.journal_bytes()
+        """A failing run: one line on stderr, exit 1, every key's state
+        and the selector map as they were (only the failure count in the
+        domain's attrs changes)."""
+        before = rig.rotation_state()
         signing = rig.signing()
         rc, out, err = rig.rotate(now)
         self.assertEqual(rc, 1, out + err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         if needle:
             self.assertIn(needle, err)
-        self.assertEqual(rig.journal_bytes(), before)
+        self.assertEqual(rig.rotation_state(), before)
         self.assertEqual(rig.signing(), signing)
+        return err
+
+    def assert_backs_off(self, rig, now):
+        """Within the backoff: no DNS work, exit 0, nothing changes."""
+        before = rig.journal_bytes()
+        serial = self.primary.serial(ZONE) if self.primary.proc \
+            else None
+        rc, out, err = rig.rotate(now)
+        self.assertEqual((rc, err), (0, ""), out)
+        self.assertIn("backing off until", out)
+        self.assertEqual(rig.journal_bytes(), before)
+        if serial is not None:
+            self.assertEqual(self.primary.serial(ZONE), serial)
 
     def rotation_due(self, rig):
         """Bring up, make s1 due and drained: the next run publishes."""
         self.bring_up_dual(rig)
         rig.settle(T0 + PERIOD)
         return T0 + PERIOD + R
+
+    def failing_publishes(self, rig, t, needle):
+        """rotation.md §e: stay in PUBLISHING, retry with backoff (300 s,
+        then 600 s, 1200 s...), ALERT from the third failure on."""
+        # the intent is journalled first, then the publish fails
+        rc, out, err = rig.rotate(t)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("failure 1", err)
+        self.assertEqual(rig.keys()[2]["state"], "PUBLISHING")
+        self.assert_backs_off(rig, t + 299)
+        err = self.assert_fails_untouched(rig, t + 300, needle)
+        self.assertIn("failure 2", err)
+        self.assertNotIn("ALERT", err)
+        self.assert_backs_off(rig, t + 300 + 599)
+        err = self.assert_fails_untouched(rig, t + 900, needle)
+        self.assertIn("ALERT: %s: publishing dkim keys has failed 3 times"
+                      % ZONE, err)
+        self.assertEqual(rig.failures(), 3)
+        # within the backoff the ALERT is repeated for cron, no DNS work
+        rc, out, err = rig.rotate(t + 901)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("backing off until", out)
+        self.assertTrue(err.startswith("signetctl: ALERT: "), err)
+        return t + 900 + 1200
 
     def test_publish_failures_leave_signing_alone(self):
         cases = ("stopped", "wrong-tsig", "hook-75")
@@ -361,12 +410,10 @@ class RotateKnot(unittest.TestCase):
                 self.wipe_dns()
                 rig = self.rig()
                 t = self.rotation_due(rig)
-                # the intent is journalled first, then the publish fails
                 if case == "stopped":
                     self.primary.stop()
                     try:
-                        rig.rotate(t)
-                        self.assert_fails_untouched(rig, t, "publish")
+                        t = self.failing_publishes(rig, t, "publish")
                     finally:
                         self.primary.start()
                 elif case == "wrong-tsig":
@@ -376,8 +423,7 @@ class RotateKnot(unittest.TestCase):
                     os.chmod(bad, 0o600)
                     rig.write_config(self.both, "dual-selector", "[s1, s2]",
                                      "rfc2136", secret_file=bad)
-                    rig.rotate(t)
-                    self.assert_fails_untouched(rig, t, "publish")
+                    t = self.failing_publishes(rig, t, "publish")
                     rig.write_config(self.both, "dual-selector", "[s1, s2]",
                                      "rfc2136")
                 else:
@@ -388,14 +434,15 @@ class RotateKnot(unittest.TestCase):
                     os.chmod(hook, 0o755)
                     rig.write_config(self.both, "dual-selector", "[s1, s2]",
                                      "exec", hook=hook)
-                    rig.rotate(t)
-                    self.assert_fails_untouched(rig, t, "retry")
+                    t = self.failing_publishes(rig, t, "retry")
                     rig.write_config(self.both, "dual-selector", "[s1, s2]",
                                      "rfc2136")
                 self.assertEqual(rig.signing(), ["s2"])
-                # the next run continues where the failed one stopped
-                rig.settle(t + 1)
+                # the next run after the backoff continues where the
+                # failed one stopped, and the failure count starts over
+                rig.settle(t)
                 self.assertEqual(rig.keys()[2]["state"], "VISIBLE")
+                self.assertEqual(rig.failures(), 0)
                 self.assert_visible(rig, "s2")
 
     def test_blocked_transfer_keeps_key_out_of_visible(self):
@@ -481,7 +528,8 @@ class RotateKnot(unittest.TestCase):
         rig.settle(t - 10 + GUARD)
         self.assertEqual(rig.signing(), ["s2"])
 
-    def test_concurrent_run_exits_zero(self):
+    def test_concurrent_run_exits_75(self):
+        """KY-09: the second run says so on one line, exits EX_TEMPFAIL."""
         rig = self.rig()
         os.makedirs(os.path.join(rig.dir, "keys"), mode=0o700, exist_ok=True)
         lock = os.path.join(rig.dir, "keys", ".rotate.lock")
@@ -489,9 +537,10 @@ class RotateKnot(unittest.TestCase):
         try:
             time.sleep(0.5)
             rc, out, err = rig.rotate(T0)
-            self.assertEqual(rc, 0, err)
-            self.assertEqual(len(out.strip().splitlines()), 1, out)
-            self.assertIn("another", out)
+            self.assertEqual(rc, 75, out + err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("another", err)
+            self.assertEqual(out, "")
             self.assertFalse(os.path.exists(rig.journal_path))
         finally:
             holder.kill()

@@ -66,6 +66,8 @@ struct scenario {
 	int			 fail_from, fail_to;
 	/* day on which s1's (or the current) key is found compromised */
 	int			 compromise_day;
+	/* rotation.disclose: GONE keys are DISCLOSED, not destroyed */
+	int			 disclose;
 };
 
 static const struct scenario scenarios[] = {
@@ -84,6 +86,12 @@ static const struct scenario scenarios[] = {
 	{ "generational 1d, long TTL, outage", ROTATE_GENERATIONAL,
 	  ROTATE_DAY, 3 * ROTATE_DAY, 600, 60, 86400, 3600, ROTATE_HOUR,
 	  10, 13, 0 },
+	{ "generational 30d, disclosed", ROTATE_GENERATIONAL,
+	  30 * ROTATE_DAY, 5 * ROTATE_DAY, 60, 120, 3600, 600, 1800, 0, 0,
+	  0, 1 },
+	{ "dual 30d, s1 compromised, disclosed", ROTATE_DUAL,
+	  30 * ROTATE_DAY, 88 * ROTATE_HOUR, 60, 120, 3600, 600, 600, 0, 0,
+	  100, 1 },
 };
 
 static struct name_hist *
@@ -206,13 +214,16 @@ message_ok(const struct world *w, const struct scenario *sc,
 struct outcome {
 	unsigned long	steps, violations, messages, stranded;
 	unsigned long	unsigned_msgs, rotations;
+	/* keys disclosed; of them, disclosed while DNS still served them */
+	unsigned long	disclosed, disclosed_served;
 	char		first[512];
 };
 
 static int
 take_step(struct world *w, const struct scenario *sc,
     const struct rotate_params *p, struct rotate_view *v,
-    const struct rotate_step *st, time_t now, int failing)
+    const struct rotate_step *st, time_t now, int failing,
+    struct outcome *o)
 {
 	struct rotate_key	*k = st->key != ROTATE_NOKEY ?
 	    &v->keys[st->key] : NULL;
@@ -243,6 +254,16 @@ take_step(struct world *w, const struct scenario *sc,
 			k->held = 1;
 			return 0;
 		}
+		break;
+	case ROTATE_DISCLOSE:
+		/* I4: no server may still hand out the key's record */
+		o->disclosed++;
+		if (name_get(w, k->selector) == NULL)
+			return -1;
+		if (strcmp(name_now(name_get(w, k->selector)), k->id) == 0 ||
+		    !visible(w, k->selector, name_now(name_get(w,
+		    k->selector)), now, sc->p))
+			o->disclosed_served++;
 		break;
 	default:
 		break;
@@ -285,6 +306,7 @@ simulate(const struct scenario *sc, struct world *w, struct outcome *o)
 	p.ttl_s = sc->ttl;
 	p.selectors[0] = sc->strategy == ROTATE_DUAL ? "s1" : "gen";
 	p.selectors[1] = "s2";
+	p.disclose_dir = sc->disclose ? "/nonexistent" : NULL;
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		abort();
 	for (now = t0; now < t0 + SIM_DAYS * ROTATE_DAY; now += TICK) {
@@ -299,8 +321,8 @@ simulate(const struct scenario *sc, struct world *w, struct outcome *o)
 				break;
 			if (st.act == ROTATE_DRAIN)
 				o->rotations++;
-			if ((r = take_step(w, sc, &p, v, &st, now, failing)) ==
-			    1)
+			if ((r = take_step(w, sc, &p, v, &st, now, failing,
+			    o)) == 1)
 				break;
 			o->steps++;
 			if (r == -1 || rotate_invariants(v, &p, why,
@@ -367,6 +389,14 @@ test_scenarios(void)
 		T_OK(o.messages > 0 && o.stranded == 0, "%s: every message "
 		    "keeps a verifying signature (%lu of %lu stranded)",
 		    scenarios[i].name, o.stranded, o.messages);
+		if (scenarios[i].disclose)
+			T_OK(o.disclosed >= 2 && o.disclosed_served == 0,
+			    "%s: %lu keys disclosed, none while served (%lu)",
+			    scenarios[i].name, o.disclosed,
+			    o.disclosed_served);
+		else
+			T_OK(o.disclosed == 0, "%s: nothing disclosed",
+			    scenarios[i].name);
 		free(w);
 	}
 }
@@ -525,9 +555,164 @@ test_gen_selector(void)
 	free(v);
 }
 
+/*
+ * Roles (store.h): one journal holding DKIM slots, the ARC key made by
+ * `keys init` (no role attr), a generational ARC key and an Ed25519 key;
+ * each rotation sees only its own.
+ */
+static const char roles_journal[] =
+    "version: 1\n"
+    "domain: example.com\n"
+    "generation: 3\n"
+    "last_write: 2026-01-02T00:00:00Z\n"
+    "selectors:\n"
+    "  s1: 0000000000000001\n"
+    "  arc1: 0000000000000002\n"
+    "  arc1-20260101: 0000000000000003\n"
+    "  ed25519-20260101: 0000000000000004\n"
+    "keys:\n"
+    "  - id: 0000000000000001\n"
+    "    algorithm: rsa\n    bits: 2048\n    selector: s1\n"
+    "    state: ACTIVE\n"
+    "    entered: { GENERATED: 2026-01-01T00:00:00Z, "
+    "ACTIVE: 2026-01-01T00:00:00Z }\n"
+    "    attrs: {}\n"
+    "  - id: 0000000000000002\n"
+    "    algorithm: rsa\n    bits: 2048\n    selector: arc1\n"
+    "    state: ACTIVE\n"
+    "    entered: { GENERATED: 2026-01-01T00:00:00Z, "
+    "ACTIVE: 2026-01-01T00:00:00Z }\n"
+    "    attrs: {}\n"
+    "  - id: 0000000000000003\n"
+    "    algorithm: rsa\n    bits: 2048\n    selector: arc1-20260101\n"
+    "    state: READY\n"
+    "    entered: { GENERATED: 2026-01-01T00:00:00Z, "
+    "VISIBLE: 2026-01-01T00:00:00Z, READY: 2026-01-01T01:00:00Z }\n"
+    "    attrs: { role: arc, ready_wait: \"3600\" }\n"
+    "  - id: 0000000000000004\n"
+    "    algorithm: ed25519\n    bits: 256\n"
+    "    selector: ed25519-20260101\n"
+    "    state: VISIBLE\n"
+    "    entered: { GENERATED: 2026-01-01T00:00:00Z, "
+    "VISIBLE: 2026-01-01T00:00:00Z }\n"
+    "    attrs: { role: ed25519, ready_wait: \"3600\" }\n"
+    "attrs: {}\n";
+
+static void
+test_roles(void)
+{
+	static const struct {
+		const char	*role;
+		const char	*arc_selector;
+		size_t		 nkeys;
+		const char	*first;
+	} cases[] = {
+		{ NULL, "arc1", 1, "s1" },
+		{ STORE_ROLE_DKIM, "arc1", 1, "s1" },
+		{ STORE_ROLE_ARC, "arc1", 2, "arc1" },
+		{ STORE_ROLE_ED25519, "arc1", 1, "ed25519-20260101" },
+		/* arc not configured: the keys-init ARC key is not claimed */
+		{ STORE_ROLE_DKIM, NULL, 2, "s1" },
+	};
+	struct store_domain	*d;
+	struct rotate_params	 p;
+	struct rotate_view	*v;
+	enum rotate_act		 act;
+	char			 err[256];
+	time_t			 at;
+	size_t			 i;
+
+	d = store_domain_parse(roles_journal, sizeof(roles_journal) - 1,
+	    "roles.yaml", "example.com", err, sizeof(err));
+	if (!T_OK(d != NULL, "roles journal parses: %s", d ? "" : err))
+		return;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		abort();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.role = cases[i].role;
+		p.arc_selector = cases[i].arc_selector;
+		T_EQ_INT(rotate_view_load_role(v, d, &p), 0, "view loads");
+		T_OK(v->nkeys == cases[i].nkeys, "%s (arc %s): %zu keys",
+		    cases[i].role ? cases[i].role : "NULL",
+		    cases[i].arc_selector ? cases[i].arc_selector : "off",
+		    v->nkeys);
+		T_EQ_STR(v->keys[0].selector, cases[i].first, "first key");
+	}
+	/* keys list's NEXT column: READY -> ACTIVE R later */
+	memset(&p, 0, sizeof(p));
+	p.strategy = ROTATE_GENERATIONAL;
+	p.role = STORE_ROLE_ARC;
+	p.arc_selector = "arc1";
+	p.period_s = 30 * ROTATE_DAY;
+	p.reload_bound_s = 60;
+	p.selectors[0] = "arc1";
+	rotate_view_load_role(v, d, &p);
+	rotate_key_next(v, &p, 1, T_START, &act, &at);
+	T_EQ_INT(act, ROTATE_ACTIVE, "READY key: next is active");
+	T_EQ_INT(at, T_START + 3600 + 60, "at READY + R");
+	rotate_key_next(v, &p, 0, T_START, &act, &at);
+	T_EQ_INT(act, ROTATE_DRAIN, "ACTIVE key: next is drain");
+	T_EQ_INT(at, T_START + 30 * ROTATE_DAY, "at GENERATED + period");
+	p.role = STORE_ROLE_ED25519;
+	rotate_view_load_role(v, d, &p);
+	rotate_key_next(v, &p, 0, T_START, &act, &at);
+	T_EQ_INT(act, ROTATE_READY, "VISIBLE key: next is ready");
+	T_EQ_INT(at, T_START + 3600, "at VISIBLE + ready_wait");
+	free(v);
+	store_domain_free(d);
+}
+
+/* A GONE key: destroyed, or with rotation.disclose, disclosed. */
+static void
+test_disclose_plan(void)
+{
+	struct rotate_params	 p;
+	struct rotate_view	*v;
+	struct rotate_step	 st;
+	char			 why[256];
+
+	memset(&p, 0, sizeof(p));
+	p.strategy = ROTATE_GENERATIONAL;
+	p.period_s = 30 * ROTATE_DAY;
+	p.selectors[0] = "gen";
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		abort();
+	v->nkeys = 1;
+	snprintf(v->keys[0].id, sizeof(v->keys[0].id), "00000000000000aa");
+	snprintf(v->keys[0].selector, sizeof(v->keys[0].selector),
+	    "gen-20260101");
+	v->keys[0].state = STORE_GONE;
+	v->keys[0].entered[STORE_GONE] = T_START;
+	rotate_plan(v, &p, T_START, &st);
+	T_EQ_INT(st.act, ROTATE_DESTROY, "default: destroyed");
+	p.disclose_dir = "/srv/disclosed";
+	rotate_plan(v, &p, T_START, &st);
+	T_EQ_INT(st.act, ROTATE_DISCLOSE, "disclose: disclosed");
+	T_EQ_INT(rotate_apply(v, &p, &st, T_START, 600, NULL), 0, "applies");
+	T_EQ_INT(v->keys[0].state, STORE_DISCLOSED, "state DISCLOSED");
+	T_EQ_INT(rotate_invariants(v, &p, why, sizeof(why)), 0, "I4 holds");
+	/* I4: a key still mapped could be served again: never disclosed */
+	v->keys[0].state = STORE_GONE;
+	v->keys[0].mapped = 1;
+	rotate_plan(v, &p, T_START, &st);
+	T_OK(st.act != ROTATE_DISCLOSE, "mapped GONE key kept (%s)",
+	    rotate_act_name(st.act));
+	/* and disclosing before GONE is caught */
+	v->keys[0].mapped = 0;
+	v->keys[0].state = STORE_DISCLOSED;
+	v->keys[0].entered[STORE_GONE] = 0;
+	v->keys[0].entered[STORE_DISCLOSED] = T_START;
+	T_EQ_INT(rotate_invariants(v, &p, why, sizeof(why)), -1,
+	    "I4 violation detected");
+	free(v);
+}
+
 int
 main(void)
 {
+	test_roles();
+	test_disclose_plan();
 	test_timing();
 	test_i5_guard();
 	test_gen_selector();

@@ -477,6 +477,7 @@ test_crash(struct store *st)
 	store_domain_free(d);
 	status_is(store_begin(st, "example.com", STORE_NOWAIT, &t, err,
 	    sizeof(err)), STORE_OK, "the dead writer's lock is gone");
+	T_OK(!exists(file), "its orphaned key file is collected");
 	store_abort(t);
 	free(tmpj);
 	free(tmpk);
@@ -772,6 +773,98 @@ test_conveniences(struct store *st)
 	keys_free(k);
 }
 
+/* rotation.md §b state 10: the private key goes public, then away. */
+static void
+test_disclose(struct store *st)
+{
+	char			 err[512] = "", id[KEYS_ID_LEN + 1];
+	char			 file[PATH_MAX], *pub, *copy, *a, *b;
+	struct store_domain	*d;
+	struct store_txn	*t;
+	const struct store_key	*k;
+	size_t			 alen, blen;
+
+	pub = path_of("disclosed", NULL);
+	mkdir(pub, 0755);
+	status_is(store_begin(st, "disc.example", STORE_CREATE, &t, err,
+	    sizeof(err)), STORE_OK, "disclose: begin");
+	T_OK(store_txn_generate(t, KEYS_ALG_ED25519_SHA256, 0, "d1", T0, id,
+	    err, sizeof(err)) == 0, "a key");
+	T_OK(store_txn_set_selector(t, "d1", id, err, sizeof(err)) == 0 &&
+	    store_txn_set_state(t, id, STORE_GONE, T0 + 10, err,
+	    sizeof(err)) == 0, "mapped and GONE");
+	T_EQ_INT(store_txn_disclose(t, id, pub, T0 + 20, err, sizeof(err)),
+	    -1, "a key its selector names is not disclosed");
+	T_OK(strstr(err, "still selector") != NULL, "why: %s", err);
+	T_OK(store_txn_set_selector(t, "d1", NULL, err, sizeof(err)) == 0,
+	    "unmapped");
+	T_OK(store_commit(t, T0 + 10, err, sizeof(err)) == 0, "committed");
+	store_key_file(st, "disc.example", id, file, sizeof(file));
+	a = t_read_file(file, &alen);
+	status_is(store_begin(st, "disc.example", 0, &t, err, sizeof(err)),
+	    STORE_OK, "disclose: begin again");
+	T_EQ_INT(store_txn_disclose(t, id, pub, T0 + 20, err, sizeof(err)), 0,
+	    "disclosed");
+	T_OK(store_commit(t, T0 + 20, err, sizeof(err)) == 0, "committed");
+	if (asprintf(&copy, "%s/disc.example.d1.%s.pem", pub, id) == -1)
+		exit(1);
+	T_OK(exists(copy) && mode_of(copy) == 0644, "published 0644 at %s",
+	    copy);
+	b = exists(copy) ? t_read_file(copy, &blen) : NULL;
+	T_OK(b != NULL && blen == alen && memcmp(a, b, alen) == 0,
+	    "the very key file");
+	T_OK(!exists(file), "the store's copy is gone");
+	d = store_domain_load(st, "disc.example", err, sizeof(err));
+	k = d != NULL ? store_domain_find_key(d, id) : NULL;
+	T_OK(k != NULL && store_key_state(k) == STORE_DISCLOSED &&
+	    store_key_entered(k, STORE_DISCLOSED) == T0 + 20 &&
+	    store_key_entered(k, STORE_DESTROYED) == 0, "journalled DISCLOSED");
+	store_domain_free(d);
+	free(a);
+	free(b);
+	free(copy);
+	free(pub);
+}
+
+/* Roles: the keyset says each key's role and the current ARC key. */
+static void
+test_roles(struct store *st)
+{
+	char			 err[512] = "", ids[3][KEYS_ID_LEN + 1];
+	static const char *const sels[3] = { "s1", "arc-1", "arc-2" };
+	struct store_keyset	*ks;
+	struct store_txn	*t;
+	size_t			 i, idx = 99;
+
+	status_is(store_begin(st, "roles.example", STORE_CREATE, &t, err,
+	    sizeof(err)), STORE_OK, "roles: begin");
+	for (i = 0; i < 3; i++) {
+		T_OK(store_txn_generate(t, KEYS_ALG_ED25519_SHA256, 0, sels[i],
+		    T0 + (time_t)i, ids[i], err, sizeof(err)) == 0 &&
+		    store_txn_set_selector(t, sels[i], ids[i], err,
+		    sizeof(err)) == 0 && store_txn_set_state(t, ids[i],
+		    i == 2 ? STORE_READY : STORE_ACTIVE, T0 + 5, err,
+		    sizeof(err)) == 0, "key %s", sels[i]);
+		if (i > 0)
+			T_OK(store_txn_set_key_attr(t, ids[i], STORE_ATTR_ROLE,
+			    STORE_ROLE_ARC, err, sizeof(err)) == 0, "role arc");
+	}
+	T_OK(store_commit(t, T0 + 5, err, sizeof(err)) == 0, "committed");
+	ks = store_load_signing_keys(st, "roles.example", err, sizeof(err));
+	if (!T_OK(ks != NULL && store_keyset_count(ks) == 3, "three signing"))
+		return;
+	for (i = 0; i < 3; i++)
+		T_EQ_STR(store_keyset_role(ks, i), strcmp(store_keyset_selector(
+		    ks, i), "s1") == 0 ? STORE_ROLE_DKIM : STORE_ROLE_ARC,
+		    store_keyset_selector(ks, i));
+	T_EQ_INT(store_keyset_current(ks, STORE_ROLE_ARC, &idx), 0,
+	    "an ARC key to seal with");
+	T_EQ_STR(store_keyset_selector(ks, idx), "arc-2", "the newest one");
+	T_EQ_INT(store_keyset_current(ks, STORE_ROLE_ED25519, &idx), -1,
+	    "no Ed25519 key");
+	store_keyset_free(ks);
+}
+
 int
 main(void)
 {
@@ -797,6 +890,8 @@ main(void)
 	test_strict_parse(st);
 	test_signing_keys(st);
 	test_conveniences(st);
+	test_disclose(st);
+	test_roles(st);
 	store_close(st);
 	free(ks);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
