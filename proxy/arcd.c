@@ -85,6 +85,7 @@ struct arcd {
 	const struct config_arc		*cfg;
 	const char			*domain;
 	const struct keys_key		*key;
+	const char			*selector;	/* the key's s= */
 	char				 sid[32];
 	struct hdr_list			*hl;
 	struct hash_body		*hb;
@@ -189,6 +190,7 @@ struct arcd *
 arcd_new(struct event_base *base, const struct config_resolver *res,
     const struct config_signing *signing, const char *domain,
     const struct config_arc *cfg, const struct keys_key *key,
+    const char *selector,
     const char *sid, struct hdr_list *hl, struct hash_body *hb)
 {
 	struct arcd		*j;
@@ -205,6 +207,7 @@ arcd_new(struct event_base *base, const struct config_resolver *res,
 	j->cfg = cfg;
 	j->domain = domain;
 	j->key = key;
+	j->selector = selector;
 	snprintf(j->sid, sizeof(j->sid), "%s", sid != NULL ? sid : "-");
 	j->hl = hl;
 	j->hb = hb;
@@ -640,7 +643,7 @@ arcd_conclude(struct arcd *j)
 		goto done;
 	memset(&p, 0, sizeof(p));
 	p.domain = j->domain;
-	p.selector = j->cfg->selector;
+	p.selector = j->selector;
 	p.authserv_id = j->cfg->authserv_id;
 	p.results = buf_cstr(results);
 	p.time = j->now;
@@ -658,14 +661,14 @@ arcd_conclude(struct arcd *j)
 	p.sign_ctx = (void *)(uintptr_t)j->key;
 	if (arc_seal(j->arc, j->hl, &p, j->set) == -1) {
 		log_event(LOG_ERR, j->sid, "arc_seal_failed", "d=%s s=%s",
-		    j->domain, j->cfg->selector);
+		    j->domain, j->selector);
 		goto done;
 	}
 	l = log_begin(LOG_INFO, j->sid, "arc_sealed");
 	log_kv(l, "i", "%u", arc_next_instance(j->arc));
 	log_kv(l, "cv", "%s", arc_cv_name(arc_result(j->arc)));
 	log_kv(l, "d", "%s", j->domain);
-	log_kv(l, "s", "%s", j->cfg->selector);
+	log_kv(l, "s", "%s", j->selector);
 	if (arc_result(j->arc) == ARC_CV_FAIL)
 		log_kv_esc(l, "reason", arc_reason(j->arc),
 		    strlen(arc_reason(j->arc)));

@@ -51,7 +51,7 @@ typedef void	(*arcd_done_fn)(void *arg, enum arcd_outcome);
 struct arcd	*arcd_new(struct event_base *, const struct config_resolver *,
 		    const struct config_signing *, const char *domain,
 		    const struct config_arc *, const struct keys_key *,
-		    const char *sid, struct hdr_list *hl,
+		    const char *selector, const char *sid, struct hdr_list *hl,
 		    struct hash_body *hb);
 /*
  * Only the deletion of arcd_new, for a domain whose ARC key is missing:

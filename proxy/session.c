@@ -47,6 +47,7 @@
 
 #include "config/config.h"
 #include "keys/signer.h"
+#include "keys/store.h"
 #include "proxy/arcd.h"
 #include "proxy/framer.h"
 #include "proxy/io.h"
@@ -1089,11 +1090,13 @@ session_canon(enum config_canon c)
 	return c == CONFIG_CANON_SIMPLE ? CANON_SIMPLE : CANON_RELAXED;
 }
 
+static void	session_add_key(struct session *, const char *, const char *,
+		    const struct keys_key *);
+
 static void
 session_add_sig(struct session *s, const char *domain, const char *sel)
 {
 	const struct keys_key	*k;
-	struct session_sig	*g;
 
 	if (s->nsigs == SESSION_SIGS_MAX)
 		return;
@@ -1102,6 +1105,17 @@ session_add_sig(struct session *s, const char *domain, const char *sel)
 		    "d=%s s=%s", domain, sel);
 		return;
 	}
+	session_add_key(s, domain, sel, k);
+}
+
+static void
+session_add_key(struct session *s, const char *domain, const char *sel,
+    const struct keys_key *k)
+{
+	struct session_sig	*g;
+
+	if (s->nsigs == SESSION_SIGS_MAX)
+		return;
 	g = &s->sigs[s->nsigs++];
 	g->key = k;
 	g->alg = keys_alg(k);
@@ -1114,6 +1128,8 @@ static int
 session_choose_keys(struct session *s)
 {
 	const struct config_domain	*d;
+	const struct keys_key		*k;
+	const char			*sel;
 	size_t				 i;
 
 	s->nsigs = 0;
@@ -1124,6 +1140,16 @@ session_choose_keys(struct session *s)
 	}
 	if (s->nsigs == 0)
 		return -1;
+	/* RFC 8463's signature beside RSA, under its rotated selector. */
+	if (d->extra_ed25519 && d->algorithm != CONFIG_ALG_ED25519) {
+		if ((k = snapshot_role_key(s->snap, d->name,
+		    STORE_ROLE_ED25519, NULL, KEYS_ALG_ED25519_SHA256,
+		    &sel)) != NULL)
+			session_add_key(s, d->name, sel, k);
+		else
+			log_event(LOG_WARNING, s->sid, "signing_key_missing",
+			    "d=%s role=ed25519", d->name);
+	}
 	for (i = 0; i < s->tenant->nextra_signatures; i++)
 		session_add_sig(s, s->tenant->extra_signatures[i].domain,
 		    s->tenant->extra_signatures[i].selector);
@@ -1240,17 +1266,18 @@ session_arc_begin(struct session *s)
 {
 	const struct config_domain	*d;
 	const struct keys_key		*k;
+	const char			*sel = NULL;
 
 	if ((d = config_domain(s->cfg, s->d_domain)) == NULL ||
 	    !d->arc.enabled)
 		return 0;
-	if ((k = snapshot_arc_key(s->snap, d)) == NULL) {
+	if ((k = snapshot_arc_key(s->snap, d, &sel)) == NULL) {
 		log_event(LOG_WARNING, s->sid, "arc_key_missing", "d=%s s=%s",
 		    d->name, d->arc.selector);
 		return arcd_remove_ours(s->hl, &d->arc, s->sid);
 	}
 	s->arc = arcd_new(event_get_base(s->free_ev), &s->cfg->resolver,
-	    &s->cfg->signing, d->name, &d->arc, k, s->sid, s->hl, s->hb);
+	    &s->cfg->signing, d->name, &d->arc, k, sel, s->sid, s->hl, s->hb);
 	return s->arc == NULL ? -1 : 0;
 }
 

@@ -125,9 +125,11 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	ka = alg == CONFIG_ALG_ED25519 ? KEYS_ALG_ED25519_SHA256 :
 	    KEYS_ALG_RSA_SHA256;
 	for (i = 0; want_alg && i < store_keyset_count(set); i++) {
-		/* The ARC key is RSA whatever the DKIM keys are. */
-		if (arc_selector != NULL && strcmp(arc_selector,
-		    store_keyset_selector(set, i)) == 0)
+		/* The ARC key is RSA whatever the DKIM keys are, and an
+		 * extra Ed25519 key sits beside RSA ones. */
+		if ((arc_selector != NULL && strcmp(arc_selector,
+		    store_keyset_selector(set, i)) == 0) ||
+		    strcmp(store_keyset_role(set, i), STORE_ROLE_DKIM) != 0)
 			continue;
 		if (keys_alg(store_keyset_key(set, i)) != ka)
 			log_event(LOG_ERR, NULL, "key_algorithm_mismatch",
@@ -320,30 +322,52 @@ snapshot_key(const struct snapshot *s, const char *domain,
 	return NULL;
 }
 
+/*
+ * A single-signature role's key (rotation.md: the ARC seal and the extra
+ * Ed25519 signature): the newest of that role, which rotation hands over
+ * make-before-break under dated selector names; else a key made by hand
+ * (keys init/import) under the plain selector name.
+ */
 const struct keys_key *
-snapshot_arc_key(const struct snapshot *s, const struct config_domain *d)
+snapshot_role_key(const struct snapshot *s, const char *domain,
+    const char *role, const char *plain, enum keys_alg alg,
+    const char **selector)
 {
 	const struct snap_keys	*k;
-	const struct keys_key	*key;
+	const struct keys_key	*key = NULL;
 	size_t			 i, j;
 
-	if (!d->arc.enabled)
-		return NULL;
-	for (i = 0; i < s->nkeys; i++) {
+	for (i = 0; key == NULL && i < s->nkeys; i++) {
 		k = &s->keys[i];
-		if (strcmp(k->domain, d->name) != 0)
+		if (strcmp(k->domain, domain) != 0)
 			continue;
-		for (j = 0; j < store_keyset_count(k->set); j++) {
-			if (strcmp(store_keyset_selector(k->set, j),
-			    d->arc.selector) != 0)
-				continue;
+		if (store_keyset_current(k->set, role, &j) == 0) {
 			key = store_keyset_key(k->set, j);
-			/* RFC 8617 4.1.2, 4.1.3: ARC is rsa-sha256 only. */
-			return keys_alg(key) == KEYS_ALG_RSA_SHA256 ? key :
-			    NULL;
+			*selector = store_keyset_selector(k->set, j);
+			break;
+		}
+		for (j = 0; plain != NULL && j < store_keyset_count(k->set);
+		    j++) {
+			if (strcmp(store_keyset_selector(k->set, j),
+			    plain) == 0) {
+				key = store_keyset_key(k->set, j);
+				*selector = store_keyset_selector(k->set, j);
+				break;
+			}
 		}
 	}
-	return NULL;
+	return key != NULL && keys_alg(key) == alg ? key : NULL;
+}
+
+const struct keys_key *
+snapshot_arc_key(const struct snapshot *s, const struct config_domain *d,
+    const char **selector)
+{
+	if (!d->arc.enabled)
+		return NULL;
+	/* RFC 8617 4.1.2, 4.1.3: ARC is rsa-sha256 only. */
+	return snapshot_role_key(s, d->name, STORE_ROLE_ARC, d->arc.selector,
+	    KEYS_ALG_RSA_SHA256, selector);
 }
 
 uint64_t

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys/signer.h"
+
 struct buf;
 struct config;
 struct config_domain;
@@ -50,9 +52,17 @@ const struct tls_set *snapshot_tls(const struct snapshot *);
 /* The loaded signing key of domain/selector, or NULL. */
 const struct keys_key *snapshot_key(const struct snapshot *,
 		    const char *domain, const char *selector);
+/*
+ * The key of a single-signature role (keys/store.h STORE_ROLE_*) of
+ * domain and its selector: the role's current key, else the key at the
+ * plain selector (may be NULL); NULL unless it is of algorithm alg.
+ */
+const struct keys_key *snapshot_role_key(const struct snapshot *,
+		    const char *domain, const char *role, const char *plain,
+		    enum keys_alg alg, const char **selector);
 /* The ARC key of a configured domain with arc enabled (RSA), or NULL. */
 const struct keys_key *snapshot_arc_key(const struct snapshot *,
-		    const struct config_domain *);
+		    const struct config_domain *, const char **selector);
 /* Key-store generation this snapshot was built from. */
 uint64_t	 snapshot_store_generation(const struct snapshot *);
 /* 1 if the key store changed since s was built (cheap; polled). */

@@ -245,6 +245,54 @@ class RolesKnot(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         for name in ("arc-20260103", "ed25519-20260103", "s1", "s2"):
             self.assertIn("%s._domainkey.%s." % (name, ZONE), out)
+        self.signetd_seals(rig, "arc-20260103", "ed25519-20260103")
+
+    def signetd_seals(self, rig, arc_sel, ed_sel):
+        """signetd on rig's store signs with the RSA slots plus the
+        rotated Ed25519 key and seals with the rotated ARC key; dkimpy
+        validates all of it against the records Knot serves."""
+        import dkim
+        sys.path.insert(0, os.path.join(ROOT, "tests", "smtp"))
+        from daemon import Signetd
+        d = Signetd(upstream="file")
+        try:
+            text = d.config_text().replace(
+                "keystore: %s" % d.keystore,
+                "keystore: %s" % os.path.join(rig.dir, "keys"))
+            text = text.replace(
+                "example.com: { selectors: [s1, s2] }",
+                "%s: { selectors: [s1, s2], extra_ed25519: true, arc: "
+                "{ selector: arc, authserv_id: mx.example.test } }" % ZONE)
+            text += "resolver: { nameservers: [%s], timeout: 5s }\n" % \
+                self.primary.server
+            d.write_config(text.replace("example.com", ZONE))
+            d.start()
+            with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as c:
+                c.sendmail("alice@" + ZONE, ["bob@dest.test"], MESSAGE)
+            for _ in range(100):
+                if d.outbox():
+                    break
+                time.sleep(0.1)
+            out = d.outbox()
+            self.assertEqual(len(out), 1, d.read_log()[-2000:])
+            msg = out[0]
+            got = sorted(s for _, s, _, _ in verifiers.signature_tags(msg))
+            slots = [x for x in rig.signing() if x in ("s1", "s2")]
+            self.assertEqual(got, sorted(slots + [ed_sel]))
+            dns = self.dns_table(rig)
+            res = verifiers.dkimpy(msg, dns)
+            self.assertTrue(len(res) == len(got) and
+                            all(x.passed for x in res), res)
+
+            def lookup(name, timeout=5):
+                v = dns.get(name.decode().rstrip("."))
+                return v
+            cv, _, why = dkim.arc_verify(msg, dnsfunc=lookup)
+            self.assertEqual(cv, b"pass", why)
+            self.assertIn(("s=%s;" % arc_sel).encode(),
+                          msg.replace(b"\r\n\t", b"").replace(b" ", b""))
+        finally:
+            d.cleanup()
 
     def test_arc_key_made_by_keys_import_is_adopted(self):
         """The ARC key at the plain selector (as `keys init`/`import`
