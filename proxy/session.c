@@ -744,8 +744,15 @@ cmd_quit(struct session *s)
 static void
 cmd_vrfy(struct session *s)
 {
+	/*
+	 * RFC 5321 3.5.3: 252 when the address is not verified but mail
+	 * to it is accepted.  It says nothing about the address, so it
+	 * leaks no more than 502 would (PR-10), and clients that probe
+	 * with VRFY before sending keep working.
+	 */
 	if (smtp_cmd_verb(s->cmd) == SMTP_VERB_VRFY)
-		session_reply_line(s, "502 5.5.1 VRFY command is disabled");
+		session_reply_line(s, "252 2.5.2 Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
 	else
 		session_reply_line(s, "502 5.5.1 EXPN command is disabled");
 }

@@ -25,7 +25,7 @@ class Basics(SessionTest):
         cases = [
             ("NOOP", 250, "2.0.0", None),
             ("RSET", 250, "2.0.0", None),
-            ("VRFY bob", 502, "5.5.1", "VRFY command is disabled"),
+            ("VRFY bob", 252, "2.5.2", "Cannot VRFY user, but will accept message"),
             ("EXPN list", 502, "5.5.1", "EXPN command is disabled"),
             ("HELP", 502, "5.5.1", None),
             ("ETRN example.com", 502, "5.5.1", None),
