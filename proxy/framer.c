@@ -431,6 +431,12 @@ framer_content_bytes(const struct framer *f)
 }
 
 int
+framer_line_open(const struct framer *f)
+{
+	return f->st != ST_BOL;
+}
+
+int
 framer_has_8bit(const struct framer *f)
 {
 	return f->has8bit;

@@ -92,6 +92,9 @@ const char	*framer_bad_name(enum framer_bad);
 /* Octets read from the wire, and content octets given to the sink. */
 uint64_t	 framer_wire_bytes(const struct framer *);
 uint64_t	 framer_content_bytes(const struct framer *);
+/* The content so far ends inside a line (only possible with BDAT: the
+ * caller adds the CRLF that DATA relaying and canonicalization need). */
+int		 framer_line_open(const struct framer *);
 /* Content had an octet >= 0x80 (decides BODY=8BITMIME, DK-12). */
 int		 framer_has_8bit(const struct framer *);
 

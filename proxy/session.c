@@ -76,10 +76,10 @@
  * (promise 5, RS-03).
  */
 #define SESSION_SPILL_MEM	(64 * 1024)
-/* What we advertise (EHLO); CHUNKING is not (PR-10, DK-14). */
+/* What we advertise (EHLO); BDAT after HELO is refused (PR-10). */
 #define SESSION_EXT	(SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | \
 			 SMTP_EXT_SMTPUTF8 | SMTP_EXT_PIPELINING | \
-			 SMTP_EXT_ENHANCED)
+			 SMTP_EXT_ENHANCED | SMTP_EXT_CHUNKING)
 
 enum session_state {
 	SESSION_GREETING,	/* connected, greeting delayed */
@@ -153,6 +153,9 @@ struct session {
 	struct buf		*hdr;		/* header section as received */
 	int			 in_header;
 	int			 bol, bol_cr;
+	int			 bdat;		/* the message came by BDAT */
+	uint64_t		 bdat_size;	/* the chunk being read */
+	uint64_t		 bdat_skip;	/* refused chunk left to drop */
 	struct hdr_list		*hl;
 	struct hash_body	*hb;
 	struct dkim_signer	*signer;
@@ -181,6 +184,7 @@ static void	session_read_cb(void *, struct evbuffer *);
 static void	session_event_cb(void *, enum io_event);
 static void	session_relay_cb(void *, const struct relay_reply *);
 static int	session_content(void *, const uint8_t *, size_t);
+static void	session_end_of_data(struct session *);
 
 static void	cmd_helo(struct session *);
 static void	cmd_ehlo(struct session *);
@@ -378,6 +382,7 @@ session_txn_reset(struct session *s)
 	buf_free(s->verdict);
 	s->verdict = NULL;
 	s->vcode = 0;
+	s->bdat = 0;
 	s->nrcpt = 0;
 	s->nsigs = 0;
 	s->smtputf8 = 0;
@@ -458,11 +463,14 @@ session_enter(struct session *s, enum session_state st)
 			io_release(s->io, IO_HOLD_OWNER);
 		break;
 	case SESSION_DATA:
-		buf_reset(s->reply);
-		smtp_reply_put(s->reply, 354, NULL,
-		    "End data with <CR><LF>.<CR><LF>");
-		session_write(s, buf_data(s->reply), buf_len(s->reply));
-		framer_start_data(s->framer);
+		if (!s->bdat) {
+			buf_reset(s->reply);
+			smtp_reply_put(s->reply, 354, NULL,
+			    "End data with <CR><LF>.<CR><LF>");
+			session_write(s, buf_data(s->reply),
+			    buf_len(s->reply));
+			framer_start_data(s->framer);
+		}
 		io_deadline_rate(s->io, ms(lim->data_timeout_ms),
 		    ms(lim->data_timeout_ms), (double)lim->min_data_rate);
 		io_release(s->io, IO_HOLD_OWNER);
@@ -533,7 +541,7 @@ static void
 cmd_ehlo(struct session *s)
 {
 	char		 size[32];
-	const char	*lines[7];
+	const char	*lines[8];
 	size_t		 n = 0;
 
 	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
@@ -548,6 +556,7 @@ cmd_ehlo(struct session *s)
 	lines[n++] = size;
 	lines[n++] = "8BITMIME";
 	lines[n++] = "SMTPUTF8";
+	lines[n++] = "CHUNKING";
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	buf_reset(s->reply);
 	smtp_reply_multi(s->reply, 250, NULL, lines, n);
@@ -629,6 +638,10 @@ cmd_mail(struct session *s)
 static void
 cmd_rcpt(struct session *s)
 {
+	if (s->bdat) {
+		session_reply_line(s, "503 5.5.1 Error: BDAT in progress");
+		return;
+	}
 	if (s->nrcpt >= s->cfg->limits.max_recipients) {
 		/* 452 lets the client send the rest later (RFC 5321 4.5.3.1.8). */
 		buf_reset(s->reply);
@@ -679,6 +692,11 @@ cmd_data(struct session *s)
 {
 	int	 pending = io_input_pending(s->io) > 0;
 
+	if (s->bdat) {
+		session_reply_line(s, "503 5.5.1 Error: BDAT and DATA cannot "
+		    "be mixed");
+		return;
+	}
 	if (s->nrcpt == 0) {
 		session_reply_line(s, "554 5.5.1 Error: no valid recipients");
 		if (pending)
@@ -704,14 +722,83 @@ cmd_data(struct session *s)
 	session_enter(s, SESSION_DATA);
 }
 
+/*
+ * A BDAT chunk that is refused is still read by its count and dropped
+ * (RFC 3030 2): its octets are never taken as commands.
+ */
+static void
+session_bdat_skip(struct session *s, const char *line)
+{
+	s->bdat_skip = smtp_cmd_bdat_size(s->cmd);
+	session_reply_line(s, line);
+}
+
+/* What the framer said about the input it took (DATA or BDAT). */
+static void
+session_data_status(struct session *s, enum framer_status st)
+{
+	char	 text[64];
+
+	if (st == FRAMER_END) {
+		session_end_of_data(s);
+		return;
+	}
+	if (st != FRAMER_CHUNK)
+		return;
+	/* Postfix's wording; problems in the content are told at LAST. */
+	snprintf(text, sizeof(text), "Ok: %llu octets received",
+	    (unsigned long long)s->bdat_size);
+	session_reply(s, 250, "2.0.0", text);
+	session_enter(s, SESSION_RCPT);
+}
+
+/*
+ * BDAT n [LAST] (RFC 3030): the chunk is read by count, without
+ * stuffing and without looking for an end; every chunk but the last is
+ * answered here, the last by the upstream's final reply.
+ */
 static void
 cmd_bdat(struct session *s)
 {
-	/* The chunk cannot be told apart from commands: close (PR-10). */
-	relay_rset(s->relay);
-	log_event(LOG_INFO, s->sid, "bdat_refused", "client=%s",
-	    io_peer_addr(s->io));
-	session_close(s, "521 5.5.1 Error: command not implemented");
+	static const uint8_t	 none;
+	size_t			 used;
+
+	if (!s->esmtp) {
+		/* Not advertised after HELO: the chunk cannot be told
+		 * apart from commands, so close (PR-10). */
+		relay_rset(s->relay);
+		log_event(LOG_INFO, s->sid, "bdat_refused", "client=%s",
+		    io_peer_addr(s->io));
+		session_close(s, "521 5.5.1 Error: command not implemented");
+		return;
+	}
+	if (s->state != SESSION_MAIL && s->state != SESSION_RCPT) {
+		session_bdat_skip(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		session_bdat_skip(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (!s->bdat) {
+		if (session_data_setup(s) == -1) {
+			log_event(LOG_ERR, s->sid, "out_of_memory",
+			    "stage=BDAT");
+			relay_rset(s->relay);
+			session_bdat_skip(s, "451 4.3.0 Error: internal error");
+			session_enter(s, SESSION_READY);
+			return;
+		}
+		framer_start_bdat(s->framer);
+		s->bdat = 1;
+	}
+	s->bdat_size = smtp_cmd_bdat_size(s->cmd);
+	framer_bdat_chunk(s->framer, s->bdat_size, smtp_cmd_bdat_last(s->cmd));
+	session_enter(s, SESSION_DATA);
+	/* An empty chunk has no input to wait for. */
+	if (s->bdat_size == 0)
+		session_data_status(s, framer_feed(s->framer, &none, 0,
+		    &used));
 }
 
 static void
@@ -822,6 +909,18 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 			    "HELO/EHLO first");
 		else
 			session_reply_line(s, c->refused);
+		return;
+	}
+	if (err != SMTP_CMD_OK && verb == SMTP_VERB_BDAT && s->esmtp) {
+		/* No count to skip by: what follows cannot be read. */
+		relay_rset(s->relay);
+		buf_reset(s->reply);
+		if (smtp_cmd_reply(s->cmd, err, s->reply) == -1)
+			smtp_reply_put(s->reply, 501, "5.5.4",
+			    "Syntax: BDAT size [LAST]");
+		s->errors++;
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		session_enter(s, SESSION_CLOSING);
 		return;
 	}
 	if (err != SMTP_CMD_OK) {
@@ -1330,6 +1429,11 @@ session_end_of_data(struct session *s)
 			snprintf(line, sizeof(line), "%s", SPOOL_REPLY_WRITE);
 		goto refuse;
 	}
+	/* BDAT may end inside a line; DATA relaying and canonicalization
+	 * both end it with CRLF, so that CRLF is spooled and hashed too
+	 * (DK-14: what is signed is what is sent). */
+	if (s->bdat && framer_line_open(s->framer))
+		session_content(s, (const uint8_t *)"\r\n", 2);
 	if (s->in_header)
 		session_header_done(s);
 	if (s->vcode != 0) {
@@ -1443,8 +1547,8 @@ session_data_input(struct session *s, struct evbuffer *in)
 	    evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
 		st = framer_feed(s->framer, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
-		if (st == FRAMER_END) {
-			session_end_of_data(s);
+		if (st != FRAMER_MORE) {
+			session_data_status(s, st);
 			return;
 		}
 	}
@@ -1563,8 +1667,17 @@ static void
 session_process(struct session *s)
 {
 	struct evbuffer	*in = io_input(s->io);
+	size_t		 n;
 
 	while (evbuffer_get_length(in) > 0 && !session_delaying(s)) {
+		if (s->bdat_skip > 0) {
+			n = evbuffer_get_length(in);
+			if (n > s->bdat_skip)
+				n = (size_t)s->bdat_skip;
+			evbuffer_drain(in, n);
+			s->bdat_skip -= n;
+			continue;
+		}
 		switch (s->state) {
 		case SESSION_GREETING:
 			if (s->proxy_accept != 0) {
