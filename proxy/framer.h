@@ -64,6 +64,12 @@ enum framer_bad {
 struct framer	*framer_new(uint64_t max_size, framer_sink, void *arg);
 void		 framer_free(struct framer *);
 
+/*
+ * Header-section lines (up to the first empty line) are exempt from
+ * FRAMER_LINE_MAX: the caller refolds them before signing and bounds the
+ * section itself (DK-11, DK-10).  Off by default; kept across starts.
+ */
+void		 framer_long_header_lines(struct framer *, int on);
 /* Start a message read with DATA (after our 354). */
 void		 framer_start_data(struct framer *);
 /* Start a message read with BDAT (before its first chunk). */

@@ -69,6 +69,7 @@
 #define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */
 #define SESSION_PIPE_LOG	100	/* escaped octets logged (SM-06, PR-03) */
 #define SESSION_ABORT_FLUSH_S	1.0	/* last reply after the drain timeout */
+#define SESSION_FOLD_SHOULD	78	/* RFC 5322 2.1.1 line length SHOULD */
 /*
  * Memory part of the spool for a message announced (MAIL SIZE=) larger
  * than spool_memory_max: it spills anyway, and keeping the full memory
@@ -675,6 +676,8 @@ session_data_setup(struct session *s)
 	s->spool_mem = mem;
 	spool_reset(s->spool);
 	s->framer = framer_new(lim->max_message_size, session_content, s);
+	if (s->framer != NULL)
+		framer_long_header_lines(s->framer, 1);
 	s->hdr = buf_new(lim->header_size_max + 2);
 	s->hb = hash_body_new();
 	s->verdict = buf_new(SMTP_REPLY_LINE_MAX);
@@ -1163,6 +1166,41 @@ session_not_owned(struct session *s, const char *domain)
 }
 
 /*
+ * DK-11: a header line over 998 octets would be broken by the next hop
+ * after signing.  Refold it at existing whitespace (invisible to relaxed
+ * canonicalization and to readers), at 78 octets where every piece
+ * allows it (RFC 5322 2.1.1 SHOULD), else at 998; a line with no fold
+ * point is refused.  -1: refused.
+ */
+static int
+session_refold(struct session *s)
+{
+	struct log_line	*l;
+	const uint8_t	*name;
+	size_t		 i, n, before;
+
+	for (i = 0; i < hdr_count(s->hl); i++) {
+		if ((before = hdr_longest_line(s->hl, i)) <= HDR_LINE_MAX)
+			continue;
+		name = hdr_name(s->hl, i, &n);
+		l = log_begin(LOG_INFO, s->sid, "header_refolded");
+		log_kv_esc(l, "field", name, n);
+		log_kv(l, "longest", "%zu", before);
+		if (hdr_refold(s->hl, i, SESSION_FOLD_SHOULD) == -1 &&
+		    hdr_refold(s->hl, i, HDR_LINE_MAX) == -1) {
+			log_kv(l, "result", "no_fold_point");
+			log_end(l);
+			session_refuse(s, "header_line_too_long",
+			    framer_bad_reply(FRAMER_LINE_TOO_LONG));
+			return -1;
+		}
+		log_kv(l, "result", "ok");
+		log_end(l);
+	}
+	return 0;
+}
+
+/*
  * The header section is complete: check it (DK-03, DK-04, DK-08, DK-10,
  * DK-13, DK-16, TN-02, TN-03), make the submission edits and add the
  * signatures before any body octet is hashed.
@@ -1191,6 +1229,8 @@ session_header_done(struct session *s)
 		session_refuse(s, "bad_header", session_hdr_reply(e));
 		return;
 	}
+	if (session_refold(s) == -1)
+		return;
 	if (hdr_count_name(s->hl, "received") >= lim->max_received) {
 		session_refuse(s, "too_many_hops",
 		    "554 5.4.0 Error: too many hops");
