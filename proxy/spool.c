@@ -6,10 +6,12 @@
  * mode 0600, never named while in use, leftovers removed at startup),
  * RS-03 (memory per message bounded by mem_limit).
  *
- * Layout: the first mem_limit octets live in a struct buf, the rest in
- * the file, written through a fixed buffer with pwrite() at our own
- * offset; reading uses pread(), so reading and writing never share a
- * file position.  Once failed, the spool holds nothing: memory is freed
+ * Layout: up to mem_limit octets live in a struct buf; the write that
+ * would pass the limit moves them to the file and frees the buf, so a
+ * large message holds only the fixed I/O buffers in memory however long
+ * it takes to arrive and to relay (RS-03).  The file is written through
+ * a fixed buffer with pwrite() at our own offset; reading uses pread(),
+ * so reading and writing never share a file position.  Once failed, the spool holds nothing: memory is freed
  * and the file closed at once, so a full disk is relieved immediately.
  */
 #include <sys/stat.h>
@@ -164,17 +166,41 @@ flush_file(struct spool *sp)
 	return 0;
 }
 
+/* Memory is full: create the file, move the memory part into it. */
+static int
+spill(struct spool *sp)
+{
+	const uint8_t	*p;
+	size_t		 n, done = 0;
+	ssize_t		 w;
+
+	if ((sp->wbuf = malloc(SPOOL_IO_BUF)) == NULL)
+		return fail(sp, ENOMEM);
+	if ((sp->fd = open_file(sp)) == -1)
+		return fail(sp, errno);
+	p = sp->mem != NULL ? buf_data(sp->mem) : NULL;
+	n = sp->mem != NULL ? buf_len(sp->mem) : 0;
+	while (done < n) {
+		w = pwrite(sp->fd, p + done, n - done, (off_t)done);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return fail(sp, errno);
+		if (w == 0)
+			return fail(sp, EIO);
+		done += (size_t)w;
+	}
+	sp->foff = n;
+	buf_free(sp->mem);
+	sp->mem = NULL;
+	return 0;
+}
+
 static int
 write_file(struct spool *sp, const uint8_t *p, size_t n)
 {
 	size_t	k;
 
-	if (sp->fd == -1) {
-		if ((sp->wbuf = malloc(SPOOL_IO_BUF)) == NULL)
-			return fail(sp, ENOMEM);
-		if ((sp->fd = open_file(sp)) == -1)
-			return fail(sp, errno);
-	}
 	while (n > 0) {
 		k = SPOOL_IO_BUF - sp->wlen;
 		if (k > n)
@@ -198,13 +224,23 @@ spool_write(struct spool *sp, const uint8_t *p, size_t n)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (sp->mem == NULL && (sp->mem = buf_new(sp->mem_limit)) == NULL)
-		return fail(sp, ENOMEM);
-	room = sp->mem_limit - buf_len(sp->mem);
-	k = n < room ? n : room;
-	if (k > 0 && buf_append(sp->mem, p, k) == -1)
-		return fail(sp, ENOMEM);
-	if (k < n && write_file(sp, p + k, n - k) == -1)
+	if (sp->fd == -1) {
+		if (sp->mem == NULL &&
+		    (sp->mem = buf_new(sp->mem_limit)) == NULL)
+			return fail(sp, ENOMEM);
+		room = sp->mem_limit - buf_len(sp->mem);
+		k = n < room ? n : room;
+		if (k > 0 && buf_append(sp->mem, p, k) == -1)
+			return fail(sp, ENOMEM);
+		sp->size += k;
+		if (k == n)
+			return 0;
+		p += k;
+		n -= k;
+		if (spill(sp) == -1)
+			return -1;
+	}
+	if (write_file(sp, p, n) == -1)
 		return -1;
 	sp->size += n;
 	return 0;
@@ -232,6 +268,12 @@ int
 spool_in_file(const struct spool *sp)
 {
 	return sp->fd != -1;
+}
+
+size_t
+spool_mem_bytes(const struct spool *sp)
+{
+	return sp->mem != NULL ? buf_len(sp->mem) : 0;
 }
 
 int

@@ -1,7 +1,7 @@
 /*
- * spool — the bytes of one message: in memory up to a limit, the rest in
- * an unlinked temp file in the spool directory (hostile-inputs RS-01,
- * RS-02, RS-03).
+ * spool — the bytes of one message: in memory up to a limit; past it,
+ * all of them in an unlinked temp file in the spool directory, the
+ * memory freed (hostile-inputs RS-01, RS-02, RS-03).
  *
  * The file is created only when the memory part is full, with O_TMPFILE
  * (falling back to mkostemp + unlink), mode 0600, never through a
@@ -45,8 +45,10 @@ int		 spool_failed(const struct spool *);
 int		 spool_errno(const struct spool *);
 /* Octets written so far. */
 uint64_t	 spool_size(const struct spool *);
-/* 1 if part of the message is in the temp file. */
+/* 1 if the message is in the temp file (then all of it is). */
 int		 spool_in_file(const struct spool *);
+/* Octets of the message held in memory (0 once it is in the file). */
+size_t		 spool_mem_bytes(const struct spool *);
 
 /*
  * Reading: rewind first (it also flushes pending writes, which may fail

@@ -88,6 +88,35 @@ open_file_mode(const char *path)
 	return mode;
 }
 
+/* Size of our open file in path (after a rewind flushed it); -1. */
+static long long
+open_file_size(const char *path)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*de;
+	struct stat	 st;
+	char		 link[PATH_MAX], fdpath[300];
+	ssize_t		 n;
+	long long	 size = -1;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%s",
+		    de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, path, strlen(path)) != 0 ||
+		    link[strlen(path)] != '/')
+			continue;
+		if (stat(fdpath, &st) == 0)
+			size = (long long)st.st_size;
+	}
+	if (d != NULL)
+		closedir(d);
+	return size;
+}
+
 static void
 test_memory_then_file(void)
 {
@@ -129,6 +158,9 @@ test_memory_then_file(void)
 		T_OK(ok, "%s: writes succeed", cases[i].name);
 		T_EQ_INT(spool_in_file(sp), cases[i].in_file, "in file");
 		T_EQ_INT(spool_size(sp), cases[i].total, "size");
+		/* RS-03: once in the file, the memory part is freed. */
+		T_EQ_INT(spool_mem_bytes(sp), cases[i].in_file ? 0 :
+		    cases[i].total, "octets in memory");
 		if (cases[i].in_file) {
 			T_EQ_INT(count_entries(dir), 0,
 			    "the file has no name in the spool directory");
@@ -139,6 +171,9 @@ test_memory_then_file(void)
 		T_EQ_INT(rc, 0, "read back");
 		T_EQ_MEM(buf_data(got), buf_len(got), buf_data(want),
 		    buf_len(want), "content read back");
+		if (cases[i].in_file)
+			T_EQ_INT(open_file_size(dir), cases[i].total,
+			    "the file holds the whole message");
 		buf_reset(got);
 		rc = read_all(sp, got);
 		T_EQ_INT(rc, 0, "read again after rewind");
