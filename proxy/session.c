@@ -54,6 +54,7 @@
 #include "proxy/msg/hdr.h"
 #include "proxy/policy.h"
 #include "proxy/proxyproto.h"
+#include "proxy/ratelimit.h"
 #include "proxy/relay.h"
 #include "proxy/session.h"
 #include "proxy/smtp_cmd.h"
@@ -579,6 +580,24 @@ cmd_helo(struct session *s)
 	session_enter(s, SESSION_READY);
 }
 
+/* DK-07: 1 (and answered) when the tenant is over its rate of kind. */
+static int
+session_rate_over(struct session *s, enum ratelimit_kind kind)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	if (ratelimit_check(s->tenant, kind, line, sizeof(line)) !=
+	    RATELIMIT_OVER)
+		return 0;
+	log_event(LOG_WARNING, s->sid, "rate_limited", "tenant=%s kind=%s",
+	    s->tenant->name, kind == RATELIMIT_MESSAGES ? "messages" :
+	    "recipients");
+	metrics_refusal(kind == RATELIMIT_MESSAGES ? "rate_messages" :
+	    "rate_recipients");
+	session_reply_line(s, line);
+	return 1;
+}
+
 static void
 cmd_mail(struct session *s)
 {
@@ -621,6 +640,8 @@ cmd_mail(struct session *s)
 		session_send(s, 1);
 		return;
 	}
+	if (session_rate_over(s, RATELIMIT_MESSAGES))
+		return;
 	if (!relay_is_file(s->relay) && s->cfg->spool != NULL &&
 	    spool_space_check(s->cfg->spool, s->cfg->limits.max_message_size)
 	    == SPOOL_SPACE_SHORT) {
@@ -651,6 +672,8 @@ cmd_rcpt(struct session *s)
 		session_send(s, s->nrcpt >= 2 * s->cfg->limits.max_recipients);
 		return;
 	}
+	if (session_rate_over(s, RATELIMIT_RECIPIENTS))
+		return;
 	session_wait(s, WAIT_RCPT);
 	relay_rcpt(s->relay, s->cmd);
 }
