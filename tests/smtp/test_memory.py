@@ -133,12 +133,12 @@ class Memory(unittest.TestCase):
             t.join()
         elapsed = time.monotonic() - started
         hwm = vm_hwm_kb(d.proc.pid)
-        bad = {k: v for k, v in results.items() if v != 250}
-        self.assertEqual(bad, {})
-        self.assertEqual(len(results), CLIENTS)
         print("# %d x %d MiB (%s) in %.1f s; VmHWM %d KiB (at start %d KiB)"
               % (CLIENTS, SIZE // MIB, "SIZE=" if announce else "no SIZE=",
                  elapsed, hwm, base), file=sys.stderr)
+        bad = {k: v for k, v in results.items() if v != 250}
+        self.assertEqual(bad, {})
+        self.assertEqual(len(results), CLIENTS)
         if not ASAN:
             self.assertLess(hwm, RSS_LIMIT_KB)
         self.assertEqual(os.listdir(d.spool), [])
