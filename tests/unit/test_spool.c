@@ -232,6 +232,23 @@ test_write_error(void)
 	    "reset clears the failure");
 	spool_free(sp);
 
+	/* The move of the memory part into the file fails itself. */
+	sp = spool_new(dir, 128 * 1024);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	for (i = 0, rc = 0; i < 17 && rc == 0; i++)
+		rc = spool_write(sp, block, sizeof(block));
+	failed = spool_failed(sp);
+	err = spool_errno(sp);
+	mode_after = open_file_mode(dir);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+	T_OK(rc == -1 && failed && err == EFBIG && i == 17,
+	    "a failed spill fails the spool (EFBIG, got %d)", err);
+	T_OK(mode_after == -1 && spool_mem_bytes(sp) == 0,
+	    "a failed spill keeps neither file nor memory");
+	spool_free(sp);
+
 	sp = spool_new("/nonexistent/signet-spool-dir", 16);
 	rc = spool_write(sp, block, 100);
 	T_OK(rc == -1 && spool_failed(sp) && spool_errno(sp) == ENOENT,
