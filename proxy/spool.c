@@ -4,7 +4,8 @@
  * hostile-inputs RS-01 (write errors fail the spool, free space is
  * checked at MAIL), RS-02 (files created without following symlinks,
  * mode 0600, never named while in use, leftovers removed at startup),
- * RS-03 (memory per message bounded by mem_limit).
+ * RS-03 (memory per message bounded by mem_limit, and all messages'
+ * memory parts by SPOOL_MEM_TOTAL_MAX).
  *
  * Layout: up to mem_limit octets live in a struct buf; the write that
  * would pass the limit moves them to the file and frees the buf, so a
@@ -18,6 +19,7 @@
 #include <sys/statvfs.h>
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,10 +32,14 @@
 
 #define SPOOL_IO_BUF	(64 * 1024)	/* file write and read buffers */
 
+/* Shared by every worker thread's spools. */
+static atomic_size_t	spool_charged_total;
+
 struct spool {
 	char		*dir;
 	size_t		 mem_limit;
 	struct buf	*mem;		/* NULL until the first write */
+	size_t		 charged;	/* against spool_charged_total */
 	int		 fd;		/* -1 until memory is full */
 	uint8_t		*wbuf;		/* pending file writes */
 	size_t		 wlen;
@@ -62,12 +68,50 @@ spool_new(const char *dir, size_t mem_limit)
 	return sp;
 }
 
+/* Give back what the memory part is charged for the process budget. */
+static void
+uncharge(struct spool *sp)
+{
+	if (sp->charged > 0)
+		atomic_fetch_sub(&spool_charged_total, sp->charged);
+	sp->charged = 0;
+}
+
+/*
+ * Charge the memory part for holding len octets; 0, or -1 if the process
+ * budget is spent (nothing charged then: the message goes to its file).
+ */
+static int
+charge(struct spool *sp, size_t len)
+{
+	size_t	want, delta;
+
+	want = len > sp->mem_limit / 2 ? sp->mem_limit : len * 2;
+	if (want <= sp->charged)
+		return 0;
+	delta = want - sp->charged;
+	if (atomic_fetch_add(&spool_charged_total, delta) + delta >
+	    SPOOL_MEM_TOTAL_MAX) {
+		atomic_fetch_sub(&spool_charged_total, delta);
+		return -1;
+	}
+	sp->charged = want;
+	return 0;
+}
+
+size_t
+spool_mem_total(void)
+{
+	return atomic_load(&spool_charged_total);
+}
+
 /* Drop every byte and the file; keeps dir and mem_limit. */
 static void
 release(struct spool *sp)
 {
 	buf_free(sp->mem);
 	sp->mem = NULL;
+	uncharge(sp);
 	if (sp->fd != -1)
 		close(sp->fd);
 	sp->fd = -1;
@@ -193,6 +237,7 @@ spill(struct spool *sp)
 	sp->foff = n;
 	buf_free(sp->mem);
 	sp->mem = NULL;
+	uncharge(sp);
 	return 0;
 }
 
@@ -230,6 +275,8 @@ spool_write(struct spool *sp, const uint8_t *p, size_t n)
 			return fail(sp, ENOMEM);
 		room = sp->mem_limit - buf_len(sp->mem);
 		k = n < room ? n : room;
+		if (k > 0 && charge(sp, buf_len(sp->mem) + k) == -1)
+			k = 0;
 		if (k > 0 && buf_append(sp->mem, p, k) == -1)
 			return fail(sp, ENOMEM);
 		sp->size += k;

@@ -193,6 +193,53 @@ test_memory_then_file(void)
 	}
 }
 
+/*
+ * RS-03: the memory parts of all spools share SPOOL_MEM_TOTAL_MAX; a
+ * spool that would pass it goes to its file, and freeing gives it back.
+ */
+static void
+test_total_budget(void)
+{
+	enum { N = 6, PART = 16 * 1024 * 1024 };
+	struct spool	*sp[N];
+	struct buf	*got;
+	static uint8_t	 block[1024 * 1024];
+	size_t		 i, j, fit = 0, max_total = 0;
+	int		 ok = 1;
+
+	T_EQ_INT(spool_mem_total(), 0, "nothing charged at first");
+	memset(block, 'm', sizeof(block));
+	for (i = 0; i < N; i++) {
+		sp[i] = spool_new(dir, PART);
+		/* 10 MiB each: charged as 16 MiB (twice, capped). */
+		for (j = 0; j < 10; j++)
+			ok = ok && spool_write(sp[i], block, sizeof(block)) == 0;
+		if (!spool_in_file(sp[i]))
+			fit++;
+		if (spool_mem_total() > max_total)
+			max_total = spool_mem_total();
+	}
+	T_OK(ok, "every write succeeds");
+	T_EQ_INT(fit, SPOOL_MEM_TOTAL_MAX / PART, "as many stay in memory as "
+	    "the budget holds");
+	T_OK(max_total <= SPOOL_MEM_TOTAL_MAX, "the budget is never passed");
+	T_OK(spool_in_file(sp[N - 1]) && spool_mem_bytes(sp[N - 1]) == 0,
+	    "the last one is wholly in its file");
+	got = buf_new(0);
+	T_OK(read_all(sp[N - 1], got) == 0 && buf_len(got) == 10 *
+	    sizeof(block), "and reads back whole");
+	buf_free(got);
+	spool_free(sp[0]);
+	T_OK(spool_write(sp[N - 1], block, 1) == 0 && spool_in_file(sp[N - 1]),
+	    "a spool in its file stays there");
+	sp[0] = spool_new(dir, PART);
+	T_OK(spool_write(sp[0], block, sizeof(block)) == 0 &&
+	    !spool_in_file(sp[0]), "freed budget is used again");
+	for (i = 0; i < N; i++)
+		spool_free(sp[i]);
+	T_EQ_INT(spool_mem_total(), 0, "all given back");
+}
+
 /* RS-01: a file too large for RLIMIT_FSIZE gives EFBIG, not a signal. */
 static void
 test_write_error(void)
@@ -405,6 +452,7 @@ main(void)
 	}
 	test_memory_then_file();
 	test_write_error();
+	test_total_budget();
 	test_symlink_and_leftovers();
 	test_dir_check();
 	test_space();
