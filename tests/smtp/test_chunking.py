@@ -9,6 +9,7 @@ import tap
 import verifiers
 from daemon import SessionTest, Signetd, message
 from fakeup import FakeUpstream, Script
+from peers import Postfix, SmtpSink
 from rawsmtp import RawSMTP
 
 
@@ -220,6 +221,37 @@ class NoFinalCrlf(unittest.TestCase):
             self.assertIn(b"\r\n...two dots\r\n", tx.wire)
             res = verifiers.dkimpy(tx.content, d.dns)
             self.assertTrue(res and all(x.passed for x in res), res)
+
+
+class ThroughPostfix(unittest.TestCase):
+    """REALUP: a chunked message without a final CRLF, relayed by a real
+    Postfix (as DATA from us), still verifies at the far end."""
+
+    def test_bdat_through_postfix(self):
+        s = SmtpSink()
+        s.start()
+        self.addCleanup(s.cleanup)
+        pf = Postfix(s.port)
+        self.addCleanup(pf.cleanup)
+        pf.start()
+        d = Signetd(upstream=pf.port, upstream_timeouts={"final": "30s"})
+        self.addCleanup(d.cleanup)
+        d.start()
+        content = message(body=b"chunked\r\n.dot line\r\nno final newline")
+        with RawSMTP(d.port) as c:
+            self.assertEqual(c.read_reply().code, 220)
+            self.assertEqual(c.cmd("EHLO c").code, 250)
+            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<bob@dest.test>").code, 250)
+            c.send(bdat_wire(content, [33]))
+            self.assertEqual(c.read_reply().code, 250)
+            r = c.read_reply()
+            self.assertEqual(r.code, 250, r.raw)
+        self.assertEqual(len(s.wait_count(1, timeout=30)), 1)
+        m = s.messages()[0]
+        self.assertIn(b".dot line", m.content)
+        res = verifiers.dkimpy(m.content, d.dns)
+        self.assertTrue(res and all(x.passed for x in res), res)
 
 
 if __name__ == "__main__":
