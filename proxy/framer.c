@@ -40,6 +40,8 @@ struct framer {
 	int			 done;
 	enum framer_state	 st;
 	size_t			 linelen;	/* content octets, no CR/LF */
+	int			 hdr_exempt;	/* header lines may be long */
+	int			 in_hdr;	/* no empty line seen yet */
 	uint64_t		 chunk_left;	/* BDAT */
 	int			 last;		/* BDAT */
 	enum framer_bad		 bad;
@@ -86,6 +88,7 @@ start(struct framer *f, int bdat)
 	f->done = 0;
 	f->st = ST_BOL;
 	f->linelen = 0;
+	f->in_hdr = 1;
 	f->chunk_left = 0;
 	f->last = 0;
 	f->bad = FRAMER_GOOD;
@@ -95,6 +98,12 @@ start(struct framer *f, int bdat)
 	f->seen = 0;
 	f->content = 0;
 	f->has8bit = 0;
+}
+
+void
+framer_long_header_lines(struct framer *f, int on)
+{
+	f->hdr_exempt = on;
 }
 
 void
@@ -208,6 +217,12 @@ skip(struct framer *f, struct scan *s, const uint8_t *from, size_t n)
 static void
 line_add(struct framer *f, const struct scan *s, const uint8_t *p, size_t n)
 {
+	if (f->hdr_exempt && f->in_hdr) {
+		/* Only "empty or not" matters here; saturate. */
+		f->linelen = n > SIZE_MAX - f->linelen ? SIZE_MAX :
+		    f->linelen + n;
+		return;
+	}
 	if (n > FRAMER_LINE_MAX - f->linelen) {
 		if (f->linelen <= FRAMER_LINE_MAX)
 			mark_bad(f, s, p + (FRAMER_LINE_MAX - f->linelen), 0,
@@ -216,6 +231,16 @@ line_add(struct framer *f, const struct scan *s, const uint8_t *p, size_t n)
 		return;
 	}
 	f->linelen += n;
+}
+
+/* A line ended with CRLF: the first empty one ends the header section. */
+static void
+line_end(struct framer *f)
+{
+	if (f->linelen == 0)
+		f->in_hdr = 0;
+	f->st = ST_BOL;
+	f->linelen = 0;
 }
 
 /*
@@ -241,10 +266,9 @@ scan_mid(struct framer *f, struct scan *s, const uint8_t *p)
 				f->st = ST_CR;
 			return s->end;
 		}
-		if (cr != NULL) {
-			f->st = ST_BOL;
-			f->linelen = 0;
-		} else
+		if (cr != NULL)
+			line_end(f);
+		else
 			mark_bad(f, s, lf, 0, FRAMER_BARE_LF);
 		return lf + 1;
 	}
@@ -299,8 +323,7 @@ scan_run(struct framer *f, struct scan *s, const uint8_t *p, int *ended)
 		case ST_CR:
 			if (*p == '\n') {
 				p++;
-				f->st = ST_BOL;
-				f->linelen = 0;
+				line_end(f);
 			} else {
 				mark_bad(f, s, p, 1, FRAMER_BARE_CR);
 				f->st = ST_MID;
@@ -428,6 +451,12 @@ uint64_t
 framer_content_bytes(const struct framer *f)
 {
 	return f->content;
+}
+
+int
+framer_line_open(const struct framer *f)
+{
+	return f->st != ST_BOL;
 }
 
 int

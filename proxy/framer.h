@@ -64,6 +64,12 @@ enum framer_bad {
 struct framer	*framer_new(uint64_t max_size, framer_sink, void *arg);
 void		 framer_free(struct framer *);
 
+/*
+ * Header-section lines (up to the first empty line) are exempt from
+ * FRAMER_LINE_MAX: the caller refolds them before signing and bounds the
+ * section itself (DK-11, DK-10).  Off by default; kept across starts.
+ */
+void		 framer_long_header_lines(struct framer *, int on);
 /* Start a message read with DATA (after our 354). */
 void		 framer_start_data(struct framer *);
 /* Start a message read with BDAT (before its first chunk). */
@@ -92,6 +98,9 @@ const char	*framer_bad_name(enum framer_bad);
 /* Octets read from the wire, and content octets given to the sink. */
 uint64_t	 framer_wire_bytes(const struct framer *);
 uint64_t	 framer_content_bytes(const struct framer *);
+/* The content so far ends inside a line (only possible with BDAT: the
+ * caller adds the CRLF that DATA relaying and canonicalization need). */
+int		 framer_line_open(const struct framer *);
 /* Content had an octet >= 0x80 (decides BODY=8BITMIME, DK-12). */
 int		 framer_has_8bit(const struct framer *);
 

@@ -61,6 +61,7 @@
 #include "proxy/msg/hdr.h"
 #include "proxy/policy.h"
 #include "proxy/proxyproto.h"
+#include "proxy/ratelimit.h"
 #include "proxy/relay.h"
 #include "proxy/session.h"
 #include "proxy/smtp_cmd.h"
@@ -77,6 +78,7 @@
 #define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */
 #define SESSION_PIPE_LOG	100	/* escaped octets logged (SM-06, PR-03) */
 #define SESSION_ABORT_FLUSH_S	1.0	/* last reply after the drain timeout */
+#define SESSION_FOLD_SHOULD	78	/* RFC 5322 2.1.1 line length SHOULD */
 /*
  * Memory part of the spool for a message announced (MAIL SIZE=) larger
  * than spool_memory_max: it spills anyway, and keeping the full memory
@@ -84,10 +86,10 @@
  * (promise 5, RS-03).
  */
 #define SESSION_SPILL_MEM	(64 * 1024)
-/* What we advertise (EHLO); CHUNKING is not (PR-10, DK-14). */
+/* What we advertise (EHLO); BDAT after HELO is refused (PR-10). */
 #define SESSION_EXT	(SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | \
 			 SMTP_EXT_SMTPUTF8 | SMTP_EXT_PIPELINING | \
-			 SMTP_EXT_ENHANCED)
+			 SMTP_EXT_ENHANCED | SMTP_EXT_CHUNKING)
 
 enum session_state {
 	SESSION_GREETING,	/* connected, greeting delayed */
@@ -164,6 +166,9 @@ struct session {
 	struct buf		*hdr;		/* header section as received */
 	int			 in_header;
 	int			 bol, bol_cr;
+	int			 bdat;		/* the message came by BDAT */
+	uint64_t		 bdat_size;	/* the chunk being read */
+	uint64_t		 bdat_skip;	/* refused chunk left to drop */
 	struct hdr_list		*hl;
 	struct hash_body	*hb;
 	struct dkim_signer	*signer;
@@ -201,6 +206,7 @@ static int	session_content(void *, const uint8_t *, size_t);
 static void	session_arc_done(void *, enum arcd_outcome);
 static void	session_eod_refuse(struct session *, const char *);
 static void	session_send_message(struct session *);
+static void	session_end_of_data(struct session *);
 
 static void	cmd_helo(struct session *);
 static void	cmd_ehlo(struct session *);
@@ -403,6 +409,7 @@ session_txn_reset(struct session *s)
 	buf_free(s->verdict);
 	s->verdict = NULL;
 	s->vcode = 0;
+	s->bdat = 0;
 	s->nrcpt = 0;
 	s->nsigs = 0;
 	s->smtputf8 = 0;
@@ -489,11 +496,14 @@ session_enter(struct session *s, enum session_state st)
 			io_release(s->io, IO_HOLD_OWNER);
 		break;
 	case SESSION_DATA:
-		buf_reset(s->reply);
-		smtp_reply_put(s->reply, 354, NULL,
-		    "End data with <CR><LF>.<CR><LF>");
-		session_write(s, buf_data(s->reply), buf_len(s->reply));
-		framer_start_data(s->framer);
+		if (!s->bdat) {
+			buf_reset(s->reply);
+			smtp_reply_put(s->reply, 354, NULL,
+			    "End data with <CR><LF>.<CR><LF>");
+			session_write(s, buf_data(s->reply),
+			    buf_len(s->reply));
+			framer_start_data(s->framer);
+		}
 		io_deadline_rate(s->io, ms(lim->data_timeout_ms),
 		    ms(lim->data_timeout_ms), (double)lim->min_data_rate);
 		io_release(s->io, IO_HOLD_OWNER);
@@ -568,7 +578,7 @@ static void
 cmd_ehlo(struct session *s)
 {
 	char		 size[32];
-	const char	*lines[8];
+	const char	*lines[12];
 	size_t		 n = 0;
 
 	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT)
@@ -585,6 +595,7 @@ cmd_ehlo(struct session *s)
 	lines[n++] = "SMTPUTF8";
 	if (s->tls_ctx != NULL && io_tls(s->io) == NULL)
 		lines[n++] = "STARTTLS";
+	lines[n++] = "CHUNKING";
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	buf_reset(s->reply);
 	smtp_reply_multi(s->reply, 250, NULL, lines, n);
@@ -604,6 +615,24 @@ cmd_helo(struct session *s)
 	smtp_reply_put(s->reply, 250, NULL, s->host);
 	session_send(s, 0);
 	session_enter(s, SESSION_READY);
+}
+
+/* DK-07: 1 (and answered) when the tenant is over its rate of kind. */
+static int
+session_rate_over(struct session *s, enum ratelimit_kind kind)
+{
+	char	 line[SMTP_REPLY_LINE_MAX];
+
+	if (ratelimit_check(s->tenant, kind, line, sizeof(line)) !=
+	    RATELIMIT_OVER)
+		return 0;
+	log_event(LOG_WARNING, s->sid, "rate_limited", "tenant=%s kind=%s",
+	    s->tenant->name, kind == RATELIMIT_MESSAGES ? "messages" :
+	    "recipients");
+	metrics_refusal(kind == RATELIMIT_MESSAGES ? "rate_messages" :
+	    "rate_recipients");
+	session_reply_line(s, line);
+	return 1;
 }
 
 static void
@@ -653,6 +682,8 @@ cmd_mail(struct session *s)
 		session_send(s, 1);
 		return;
 	}
+	if (session_rate_over(s, RATELIMIT_MESSAGES))
+		return;
 	if (!relay_is_file(s->relay) && s->cfg->spool != NULL &&
 	    spool_space_check(s->cfg->spool, s->cfg->limits.max_message_size)
 	    == SPOOL_SPACE_SHORT) {
@@ -671,6 +702,10 @@ cmd_mail(struct session *s)
 static void
 cmd_rcpt(struct session *s)
 {
+	if (s->bdat) {
+		session_reply_line(s, "503 5.5.1 Error: BDAT in progress");
+		return;
+	}
 	if (s->nrcpt >= s->cfg->limits.max_recipients) {
 		/* 452 lets the client send the rest later (RFC 5321 4.5.3.1.8). */
 		buf_reset(s->reply);
@@ -679,6 +714,8 @@ cmd_rcpt(struct session *s)
 		session_send(s, s->nrcpt >= 2 * s->cfg->limits.max_recipients);
 		return;
 	}
+	if (session_rate_over(s, RATELIMIT_RECIPIENTS))
+		return;
 	session_wait(s, WAIT_RCPT);
 	relay_rcpt(s->relay, s->cmd);
 }
@@ -704,6 +741,8 @@ session_data_setup(struct session *s)
 	s->spool_mem = mem;
 	spool_reset(s->spool);
 	s->framer = framer_new(lim->max_message_size, session_content, s);
+	if (s->framer != NULL)
+		framer_long_header_lines(s->framer, 1);
 	s->hdr = buf_new(lim->header_size_max + 2);
 	s->hb = hash_body_new();
 	s->verdict = buf_new(SMTP_REPLY_LINE_MAX);
@@ -721,6 +760,11 @@ cmd_data(struct session *s)
 {
 	int	 pending = io_input_pending(s->io) > 0;
 
+	if (s->bdat) {
+		session_reply_line(s, "503 5.5.1 Error: BDAT and DATA cannot "
+		    "be mixed");
+		return;
+	}
 	if (s->nrcpt == 0) {
 		session_reply_line(s, "554 5.5.1 Error: no valid recipients");
 		if (pending)
@@ -746,14 +790,83 @@ cmd_data(struct session *s)
 	session_enter(s, SESSION_DATA);
 }
 
+/*
+ * A BDAT chunk that is refused is still read by its count and dropped
+ * (RFC 3030 2): its octets are never taken as commands.
+ */
+static void
+session_bdat_skip(struct session *s, const char *line)
+{
+	s->bdat_skip = smtp_cmd_bdat_size(s->cmd);
+	session_reply_line(s, line);
+}
+
+/* What the framer said about the input it took (DATA or BDAT). */
+static void
+session_data_status(struct session *s, enum framer_status st)
+{
+	char	 text[64];
+
+	if (st == FRAMER_END) {
+		session_end_of_data(s);
+		return;
+	}
+	if (st != FRAMER_CHUNK)
+		return;
+	/* Postfix's wording; problems in the content are told at LAST. */
+	snprintf(text, sizeof(text), "Ok: %llu octets received",
+	    (unsigned long long)s->bdat_size);
+	session_reply(s, 250, "2.0.0", text);
+	session_enter(s, SESSION_RCPT);
+}
+
+/*
+ * BDAT n [LAST] (RFC 3030): the chunk is read by count, without
+ * stuffing and without looking for an end; every chunk but the last is
+ * answered here, the last by the upstream's final reply.
+ */
 static void
 cmd_bdat(struct session *s)
 {
-	/* The chunk cannot be told apart from commands: close (PR-10). */
-	relay_rset(s->relay);
-	log_event(LOG_INFO, s->sid, "bdat_refused", "client=%s",
-	    io_peer_addr(s->io));
-	session_close(s, "521 5.5.1 Error: command not implemented");
+	static const uint8_t	 none;
+	size_t			 used;
+
+	if (!s->esmtp) {
+		/* Not advertised after HELO: the chunk cannot be told
+		 * apart from commands, so close (PR-10). */
+		relay_rset(s->relay);
+		log_event(LOG_INFO, s->sid, "bdat_refused", "client=%s",
+		    io_peer_addr(s->io));
+		session_close(s, "521 5.5.1 Error: command not implemented");
+		return;
+	}
+	if (s->state != SESSION_MAIL && s->state != SESSION_RCPT) {
+		session_bdat_skip(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		session_bdat_skip(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (!s->bdat) {
+		if (session_data_setup(s) == -1) {
+			log_event(LOG_ERR, s->sid, "out_of_memory",
+			    "stage=BDAT");
+			relay_rset(s->relay);
+			session_bdat_skip(s, "451 4.3.0 Error: internal error");
+			session_enter(s, SESSION_READY);
+			return;
+		}
+		framer_start_bdat(s->framer);
+		s->bdat = 1;
+	}
+	s->bdat_size = smtp_cmd_bdat_size(s->cmd);
+	framer_bdat_chunk(s->framer, s->bdat_size, smtp_cmd_bdat_last(s->cmd));
+	session_enter(s, SESSION_DATA);
+	/* An empty chunk has no input to wait for. */
+	if (s->bdat_size == 0)
+		session_data_status(s, framer_feed(s->framer, &none, 0,
+		    &used));
 }
 
 static void
@@ -786,8 +899,15 @@ cmd_quit(struct session *s)
 static void
 cmd_vrfy(struct session *s)
 {
+	/*
+	 * RFC 5321 3.5.3: 252 when the address is not verified but mail
+	 * to it is accepted.  It says nothing about the address, so it
+	 * leaks no more than 502 would (PR-10), and clients that probe
+	 * with VRFY before sending keep working.
+	 */
 	if (smtp_cmd_verb(s->cmd) == SMTP_VERB_VRFY)
-		session_reply_line(s, "502 5.5.1 VRFY command is disabled");
+		session_reply_line(s, "252 2.5.2 Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
 	else
 		session_reply_line(s, "502 5.5.1 EXPN command is disabled");
 }
@@ -990,6 +1110,18 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 			    "HELO/EHLO first");
 		else
 			session_reply_line(s, c->refused);
+		return;
+	}
+	if (err != SMTP_CMD_OK && verb == SMTP_VERB_BDAT && s->esmtp) {
+		/* No count to skip by: what follows cannot be read. */
+		relay_rset(s->relay);
+		buf_reset(s->reply);
+		if (smtp_cmd_reply(s->cmd, err, s->reply) == -1)
+			smtp_reply_put(s->reply, 501, "5.5.4",
+			    "Syntax: BDAT size [LAST]");
+		s->errors++;
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		session_enter(s, SESSION_CLOSING);
 		return;
 	}
 	if (err != SMTP_CMD_OK) {
@@ -1282,6 +1414,41 @@ session_arc_begin(struct session *s)
 }
 
 /*
+ * DK-11: a header line over 998 octets would be broken by the next hop
+ * after signing.  Refold it at existing whitespace (invisible to relaxed
+ * canonicalization and to readers), at 78 octets where every piece
+ * allows it (RFC 5322 2.1.1 SHOULD), else at 998; a line with no fold
+ * point is refused.  -1: refused.
+ */
+static int
+session_refold(struct session *s)
+{
+	struct log_line	*l;
+	const uint8_t	*name;
+	size_t		 i, n, before;
+
+	for (i = 0; i < hdr_count(s->hl); i++) {
+		if ((before = hdr_longest_line(s->hl, i)) <= HDR_LINE_MAX)
+			continue;
+		name = hdr_name(s->hl, i, &n);
+		l = log_begin(LOG_INFO, s->sid, "header_refolded");
+		log_kv_esc(l, "field", name, n);
+		log_kv(l, "longest", "%zu", before);
+		if (hdr_refold(s->hl, i, SESSION_FOLD_SHOULD) == -1 &&
+		    hdr_refold(s->hl, i, HDR_LINE_MAX) == -1) {
+			log_kv(l, "result", "no_fold_point");
+			log_end(l);
+			session_refuse(s, "header_line_too_long",
+			    framer_bad_reply(FRAMER_LINE_TOO_LONG));
+			return -1;
+		}
+		log_kv(l, "result", "ok");
+		log_end(l);
+	}
+	return 0;
+}
+
+/*
  * The header section is complete: check it (DK-03, DK-04, DK-08, DK-10,
  * DK-13, DK-16, TN-02, TN-03), make the submission edits and add the
  * signatures before any body octet is hashed.
@@ -1310,6 +1477,8 @@ session_header_done(struct session *s)
 		session_refuse(s, "bad_header", session_hdr_reply(e));
 		return;
 	}
+	if (session_refold(s) == -1)
+		return;
 	if (hdr_count_name(s->hl, "received") >= lim->max_received) {
 		session_refuse(s, "too_many_hops",
 		    "554 5.4.0 Error: too many hops");
@@ -1557,6 +1726,11 @@ session_end_of_data(struct session *s)
 			snprintf(line, sizeof(line), "%s", SPOOL_REPLY_WRITE);
 		goto refuse;
 	}
+	/* BDAT may end inside a line; DATA relaying and canonicalization
+	 * both end it with CRLF, so that CRLF is spooled and hashed too
+	 * (DK-14: what is signed is what is sent). */
+	if (s->bdat && framer_line_open(s->framer))
+		session_content(s, (const uint8_t *)"\r\n", 2);
 	if (s->in_header)
 		session_header_done(s);
 	if (s->vcode != 0) {
@@ -1731,8 +1905,8 @@ session_data_input(struct session *s, struct evbuffer *in)
 	    evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
 		st = framer_feed(s->framer, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
-		if (st == FRAMER_END) {
-			session_end_of_data(s);
+		if (st != FRAMER_MORE) {
+			session_data_status(s, st);
 			return;
 		}
 	}
@@ -1878,8 +2052,17 @@ static void
 session_process(struct session *s)
 {
 	struct evbuffer	*in = io_input(s->io);
+	size_t		 n;
 
 	while (evbuffer_get_length(in) > 0 && !session_delaying(s)) {
+		if (s->bdat_skip > 0) {
+			n = evbuffer_get_length(in);
+			if (n > s->bdat_skip)
+				n = (size_t)s->bdat_skip;
+			evbuffer_drain(in, n);
+			s->bdat_skip -= n;
+			continue;
+		}
 		switch (s->state) {
 		case SESSION_GREETING:
 			if (s->proxy_accept != 0) {

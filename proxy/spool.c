@@ -4,18 +4,22 @@
  * hostile-inputs RS-01 (write errors fail the spool, free space is
  * checked at MAIL), RS-02 (files created without following symlinks,
  * mode 0600, never named while in use, leftovers removed at startup),
- * RS-03 (memory per message bounded by mem_limit).
+ * RS-03 (memory per message bounded by mem_limit, and all messages'
+ * memory parts by SPOOL_MEM_TOTAL_MAX).
  *
- * Layout: the first mem_limit octets live in a struct buf, the rest in
- * the file, written through a fixed buffer with pwrite() at our own
- * offset; reading uses pread(), so reading and writing never share a
- * file position.  Once failed, the spool holds nothing: memory is freed
+ * Layout: up to mem_limit octets live in a struct buf; the write that
+ * would pass the limit moves them to the file and frees the buf, so a
+ * large message holds only the fixed I/O buffers in memory however long
+ * it takes to arrive and to relay (RS-03).  The file is written through
+ * a fixed buffer with pwrite() at our own offset; reading uses pread(),
+ * so reading and writing never share a file position.  Once failed, the spool holds nothing: memory is freed
  * and the file closed at once, so a full disk is relieved immediately.
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,10 +32,14 @@
 
 #define SPOOL_IO_BUF	(64 * 1024)	/* file write and read buffers */
 
+/* Shared by every worker thread's spools. */
+static atomic_size_t	spool_charged_total;
+
 struct spool {
 	char		*dir;
 	size_t		 mem_limit;
 	struct buf	*mem;		/* NULL until the first write */
+	size_t		 charged;	/* against spool_charged_total */
 	int		 fd;		/* -1 until memory is full */
 	uint8_t		*wbuf;		/* pending file writes */
 	size_t		 wlen;
@@ -60,12 +68,50 @@ spool_new(const char *dir, size_t mem_limit)
 	return sp;
 }
 
+/* Give back what the memory part is charged for the process budget. */
+static void
+uncharge(struct spool *sp)
+{
+	if (sp->charged > 0)
+		atomic_fetch_sub(&spool_charged_total, sp->charged);
+	sp->charged = 0;
+}
+
+/*
+ * Charge the memory part for holding len octets; 0, or -1 if the process
+ * budget is spent (nothing charged then: the message goes to its file).
+ */
+static int
+charge(struct spool *sp, size_t len)
+{
+	size_t	want, delta;
+
+	want = len > sp->mem_limit / 2 ? sp->mem_limit : len * 2;
+	if (want <= sp->charged)
+		return 0;
+	delta = want - sp->charged;
+	if (atomic_fetch_add(&spool_charged_total, delta) + delta >
+	    SPOOL_MEM_TOTAL_MAX) {
+		atomic_fetch_sub(&spool_charged_total, delta);
+		return -1;
+	}
+	sp->charged = want;
+	return 0;
+}
+
+size_t
+spool_mem_total(void)
+{
+	return atomic_load(&spool_charged_total);
+}
+
 /* Drop every byte and the file; keeps dir and mem_limit. */
 static void
 release(struct spool *sp)
 {
 	buf_free(sp->mem);
 	sp->mem = NULL;
+	uncharge(sp);
 	if (sp->fd != -1)
 		close(sp->fd);
 	sp->fd = -1;
@@ -164,17 +210,42 @@ flush_file(struct spool *sp)
 	return 0;
 }
 
+/* Memory is full: create the file, move the memory part into it. */
+static int
+spill(struct spool *sp)
+{
+	const uint8_t	*p;
+	size_t		 n, done = 0;
+	ssize_t		 w;
+
+	if ((sp->wbuf = malloc(SPOOL_IO_BUF)) == NULL)
+		return fail(sp, ENOMEM);
+	if ((sp->fd = open_file(sp)) == -1)
+		return fail(sp, errno);
+	p = sp->mem != NULL ? buf_data(sp->mem) : NULL;
+	n = sp->mem != NULL ? buf_len(sp->mem) : 0;
+	while (done < n) {
+		w = pwrite(sp->fd, p + done, n - done, (off_t)done);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return fail(sp, errno);
+		if (w == 0)
+			return fail(sp, EIO);
+		done += (size_t)w;
+	}
+	sp->foff = n;
+	buf_free(sp->mem);
+	sp->mem = NULL;
+	uncharge(sp);
+	return 0;
+}
+
 static int
 write_file(struct spool *sp, const uint8_t *p, size_t n)
 {
 	size_t	k;
 
-	if (sp->fd == -1) {
-		if ((sp->wbuf = malloc(SPOOL_IO_BUF)) == NULL)
-			return fail(sp, ENOMEM);
-		if ((sp->fd = open_file(sp)) == -1)
-			return fail(sp, errno);
-	}
 	while (n > 0) {
 		k = SPOOL_IO_BUF - sp->wlen;
 		if (k > n)
@@ -198,13 +269,25 @@ spool_write(struct spool *sp, const uint8_t *p, size_t n)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (sp->mem == NULL && (sp->mem = buf_new(sp->mem_limit)) == NULL)
-		return fail(sp, ENOMEM);
-	room = sp->mem_limit - buf_len(sp->mem);
-	k = n < room ? n : room;
-	if (k > 0 && buf_append(sp->mem, p, k) == -1)
-		return fail(sp, ENOMEM);
-	if (k < n && write_file(sp, p + k, n - k) == -1)
+	if (sp->fd == -1) {
+		if (sp->mem == NULL &&
+		    (sp->mem = buf_new(sp->mem_limit)) == NULL)
+			return fail(sp, ENOMEM);
+		room = sp->mem_limit - buf_len(sp->mem);
+		k = n < room ? n : room;
+		if (k > 0 && charge(sp, buf_len(sp->mem) + k) == -1)
+			k = 0;
+		if (k > 0 && buf_append(sp->mem, p, k) == -1)
+			return fail(sp, ENOMEM);
+		sp->size += k;
+		if (k == n)
+			return 0;
+		p += k;
+		n -= k;
+		if (spill(sp) == -1)
+			return -1;
+	}
+	if (write_file(sp, p, n) == -1)
 		return -1;
 	sp->size += n;
 	return 0;
@@ -232,6 +315,12 @@ int
 spool_in_file(const struct spool *sp)
 {
 	return sp->fd != -1;
+}
+
+size_t
+spool_mem_bytes(const struct spool *sp)
+{
+	return sp->mem != NULL ? buf_len(sp->mem) : 0;
 }
 
 int

@@ -1,7 +1,7 @@
 /*
- * spool — the bytes of one message: in memory up to a limit, the rest in
- * an unlinked temp file in the spool directory (hostile-inputs RS-01,
- * RS-02, RS-03).
+ * spool — the bytes of one message: in memory up to a limit; past it,
+ * all of them in an unlinked temp file in the spool directory, the
+ * memory freed (hostile-inputs RS-01, RS-02, RS-03).
  *
  * The file is created only when the memory part is full, with O_TMPFILE
  * (falling back to mkostemp + unlink), mode 0600, never through a
@@ -22,6 +22,14 @@ struct buf;
 struct spool;
 
 #define SPOOL_MEM_DEFAULT	(1024 * 1024)	/* memory part, per message */
+/*
+ * Memory parts of all messages of the process together (RS-03): many
+ * clients that start at once without SIZE= would otherwise each fill
+ * their memory part before any spills.  Past it, a message goes to its
+ * file from the next write.  Charged as about twice the octets held, the
+ * most a growing buffer allocates for them.
+ */
+#define SPOOL_MEM_TOTAL_MAX	(64 * 1024 * 1024)
 #define SPOOL_FILE_PREFIX	"signet-spool."	/* mkostemp names */
 /* Replies of hostile-inputs RS-01, without CRLF. */
 #define SPOOL_REPLY_WRITE	"451 4.3.0 Error: spool write error"
@@ -45,8 +53,12 @@ int		 spool_failed(const struct spool *);
 int		 spool_errno(const struct spool *);
 /* Octets written so far. */
 uint64_t	 spool_size(const struct spool *);
-/* 1 if part of the message is in the temp file. */
+/* 1 if the message is in the temp file (then all of it is). */
 int		 spool_in_file(const struct spool *);
+/* Octets of the message held in memory (0 once it is in the file). */
+size_t		 spool_mem_bytes(const struct spool *);
+/* Octets charged against SPOOL_MEM_TOTAL_MAX by every spool now. */
+size_t		 spool_mem_total(void);
 
 /*
  * Reading: rewind first (it also flushes pending writes, which may fail

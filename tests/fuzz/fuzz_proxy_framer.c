@@ -1,13 +1,15 @@
 /*
  * Fuzz target for proxy/framer (hostile-inputs SM-01..SM-05, SM-08).
  *
- * Input: byte 0 picks a split point, byte 1 a size limit; the rest is
- * the DATA stream.  Checks: (1) framing in two pieces gives the same end,
+ * Input: byte 0 picks a split point, byte 1 a size limit (its low bit:
+ * header lines exempt from the 998 rule, DK-11); the rest is the DATA
+ * stream.  Checks: (1) framing in two pieces gives the same end,
  * mark and offset as framing whole; (2) differential: the content of a
  * good message, re-stuffed by the writer and framed again, ends exactly
  * at the end of the writer's output and comes back identical; (3) the
  * writer never emits a bare CR, LF or NUL, whatever it is given; (4) BDAT
- * mode passes every octet of a good chunk through unchanged.
+ * mode passes every octet of a good chunk through unchanged, and two
+ * chunks give the same result as one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +39,8 @@ collect(void *arg, const uint8_t *p, size_t n)
 	return buf_append(arg, p, n);
 }
 
+static int	long_hdr;
+
 static void
 frame(const uint8_t *p, size_t n, size_t cut, uint64_t max, struct run *r)
 {
@@ -48,6 +52,8 @@ frame(const uint8_t *p, size_t n, size_t cut, uint64_t max, struct run *r)
 	f = framer_new(max, collect, r->content);
 	if (f == NULL || r->content == NULL)
 		abort();
+	framer_long_header_lines(f, long_hdr);
+	framer_start_data(f);
 	if (cut > n)
 		cut = n;
 	st = framer_feed(f, p, cut, &used);
@@ -111,21 +117,47 @@ restuff(const uint8_t *p, size_t n, size_t cut, struct buf *wire)
 }
 
 static void
-bdat(const uint8_t *p, size_t n)
+bdat(const uint8_t *p, size_t n, size_t cut)
 {
-	struct buf	*content = buf_new(0);
+	struct buf	*content = buf_new(0), *content2 = buf_new(0);
 	struct framer	*f = framer_new(0, collect, content);
+	struct framer	*f2 = framer_new(0, collect, content2);
+	enum framer_bad	 bad, bad2;
+	uint64_t	 off, off2;
 	size_t		 used;
 
+	if (cut > n)
+		cut = n;
+	framer_long_header_lines(f, long_hdr);
+	framer_long_header_lines(f2, long_hdr);
 	framer_start_bdat(f);
 	framer_bdat_chunk(f, n, 1);
 	if (framer_feed(f, p, n, &used) != FRAMER_END || used != n)
 		abort();
-	if (framer_bad(f, NULL) == FRAMER_GOOD && (buf_len(content) != n ||
+	bad = framer_bad(f, &off);
+	if (bad == FRAMER_GOOD && (buf_len(content) != n ||
 	    !same_bytes(buf_data(content), p, n)))
 		abort();
+	/* The same octets as two chunks, the second one LAST. */
+	framer_start_bdat(f2);
+	framer_bdat_chunk(f2, cut, 0);
+	if (framer_feed(f2, p, n, &used) != FRAMER_CHUNK || used != cut)
+		abort();
+	framer_bdat_chunk(f2, n - cut, 1);
+	if (framer_feed(f2, p + cut, n - cut, &used) != FRAMER_END ||
+	    used != n - cut)
+		abort();
+	bad2 = framer_bad(f2, &off2);
+	if (bad != bad2 || off != off2 ||
+	    framer_line_open(f) != framer_line_open(f2))
+		abort();
+	if (bad == FRAMER_GOOD && (buf_len(content2) != n ||
+	    !same_bytes(buf_data(content2), p, n)))
+		abort();
 	framer_free(f);
+	framer_free(f2);
 	buf_free(content);
+	buf_free(content2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -143,6 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cut = data[0];
 	max = data[1] < 128 ? 0 : (uint64_t)(data[1] - 127) * 16;
+	long_hdr = data[1] & 1;
 	p = data + 2;
 	n = size - 2;
 
@@ -177,7 +210,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	restuff(p, n, cut, wire);
 	buf_free(wire);
 
-	bdat(p, n);
+	bdat(p, n, cut);
 	buf_free(whole.content);
 	buf_free(split.content);
 	return 0;

@@ -1,8 +1,10 @@
 """Bounded resources (promise 5, RS-03, PR-08): 200 clients each sending a
 20 MiB message at the same time keep signetd's peak RSS (VmHWM) under
 200 MiB, because the spool keeps at most spool_memory_max (default 1 MiB)
-per message in memory and spills the rest to an unlinked temp file, and
-the relay streams the body back from the spool.  Every message is
+per message in memory and, past it, moves the whole message to an
+unlinked temp file and frees the memory, and the relay streams the body
+back from the spool.  Clients that announce SIZE= spill early; clients
+that do not are measured too.  Every message is
 accepted by the upstream (smtp-sink, without dumps: 4 GiB of dumps would
 only measure the disk).
 
@@ -51,15 +53,15 @@ def read_reply(sock, f):
             return int(line[:3]), b"".join(lines)
 
 
-def send_big(port, k, results):
+def send_big(port, k, results, announce=True):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
             f = s.makefile("rb")
             read_reply(s, f)
             s.sendall(b"EHLO big%d.test\r\n" % k)
             read_reply(s, f)
-            s.sendall(b"MAIL FROM:<alice@example.com> SIZE=%d\r\n"
-                      % (SIZE + 200))
+            size = b" SIZE=%d" % (SIZE + 200) if announce else b""
+            s.sendall(b"MAIL FROM:<alice@example.com>%s\r\n" % size)
             code, raw = read_reply(s, f)
             if code != 250:
                 results[k] = raw
@@ -106,6 +108,12 @@ class Memory(unittest.TestCase):
         self.fail("smtp-sink did not start")
 
     def test_200_concurrent_20mib_messages_bounded_rss(self):
+        self.run_clients(announce=True)
+
+    def test_200_concurrent_20mib_without_size_bounded_rss(self):
+        self.run_clients(announce=False)
+
+    def run_clients(self, announce):
         sink = self.sink()
         d = Signetd(upstream=sink, limits={
             "max_message_size": "32M", "max_connections": "1000",
@@ -115,7 +123,8 @@ class Memory(unittest.TestCase):
         d.start()
         base = vm_hwm_kb(d.proc.pid)
         results = {}
-        threads = [threading.Thread(target=send_big, args=(d.port, k, results))
+        threads = [threading.Thread(target=send_big,
+                                    args=(d.port, k, results, announce))
                    for k in range(CLIENTS)]
         started = time.monotonic()
         for t in threads:
@@ -124,11 +133,12 @@ class Memory(unittest.TestCase):
             t.join()
         elapsed = time.monotonic() - started
         hwm = vm_hwm_kb(d.proc.pid)
+        print("# %d x %d MiB (%s) in %.1f s; VmHWM %d KiB (at start %d KiB)"
+              % (CLIENTS, SIZE // MIB, "SIZE=" if announce else "no SIZE=",
+                 elapsed, hwm, base), file=sys.stderr)
         bad = {k: v for k, v in results.items() if v != 250}
         self.assertEqual(bad, {})
         self.assertEqual(len(results), CLIENTS)
-        print("# %d x %d MiB in %.1f s; VmHWM %d KiB (at start %d KiB)"
-              % (CLIENTS, SIZE // MIB, elapsed, hwm, base), file=sys.stderr)
         if not ASAN:
             self.assertLess(hwm, RSS_LIMIT_KB)
         self.assertEqual(os.listdir(d.spool), [])

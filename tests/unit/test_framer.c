@@ -324,6 +324,84 @@ test_line_length(void)
 	buf_free(in);
 }
 
+/*
+ * DK-11 with framer_long_header_lines(): header lines may be long (the
+ * caller refolds them), body lines may not; the first empty line ends
+ * the header section, also when a CRLF is split across feeds.
+ */
+static void
+test_long_header_lines(void)
+{
+	static const struct {
+		const char	*name;
+		size_t		 hdr, body;
+		enum framer_bad	 bad;
+	} cases[] = {
+		{ "5000-octet header line", 5000, 10, FRAMER_GOOD },
+		{ "999-octet body line", 20, 999, FRAMER_LINE_TOO_LONG },
+		{ "both long", 5000, 5000, FRAMER_LINE_TOO_LONG },
+	};
+	struct sink_ctx		 sc;
+	struct framer		*f;
+	struct buf		*in;
+	enum framer_status	 st;
+	size_t			 i, j, k, used, pos;
+	enum framer_bad		 bad;
+	uint64_t		 off;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in = buf_new(0);
+		buf_append_str(in, "References: ");
+		for (j = 12; j < cases[i].hdr; j++)
+			buf_append_byte(in, j % 40 == 0 ? ' ' : 'r');
+		buf_append_str(in, "\r\n\r\n");
+		for (j = 0; j < cases[i].body; j++)
+			buf_append_byte(in, 'b');
+		buf_append_str(in, "\r\n.\r\n");
+		/* Whole, and cut right inside the empty line's CRLF. */
+		for (k = 0; k < 2; k++) {
+			sc.b = buf_new(0);
+			sc.fail_after = 0;
+			sc.calls = 0;
+			f = framer_new(0, sink, &sc);
+			framer_long_header_lines(f, 1);
+			framer_start_data(f);
+			pos = 0;
+			if (k == 1) {
+				framer_feed(f, buf_data(in),
+				    cases[i].hdr + 3, &used);
+				pos = used;
+			}
+			st = framer_feed(f, buf_data(in) + pos,
+			    buf_len(in) - pos, &used);
+			bad = framer_bad(f, &off);
+			T_EQ_INT(st, FRAMER_END, cases[i].name);
+			T_EQ_INT(bad, cases[i].bad, cases[i].name);
+			if (bad != FRAMER_GOOD)
+				T_EQ_INT(off, cases[i].hdr + 4 + 998,
+				    "long header: mark in the body line");
+			framer_free(f);
+			buf_free(sc.b);
+		}
+		buf_free(in);
+	}
+	/* Off (the default): a long header line is marked as before. */
+	sc.b = buf_new(0);
+	sc.fail_after = 0;
+	f = framer_new(0, sink, &sc);
+	in = buf_new(0);
+	buf_append_str(in, "X: ");
+	for (j = 0; j < 1000; j++)
+		buf_append_byte(in, 'x');
+	buf_append_str(in, "\r\n\r\nb\r\n.\r\n");
+	framer_feed(f, buf_data(in), buf_len(in), &used);
+	T_EQ_INT(framer_bad(f, NULL), FRAMER_LINE_TOO_LONG,
+	    "long header line without the option");
+	framer_free(f);
+	buf_free(sc.b);
+	buf_free(in);
+}
+
 /* PR-08: content over the limit; the sink failing. */
 static void
 test_limits(void)
@@ -716,6 +794,7 @@ main(void)
 	test_data_table();
 	test_smuggling();
 	test_line_length();
+	test_long_header_lines();
 	test_limits();
 	test_after_end();
 	test_bdat();

@@ -88,6 +88,35 @@ open_file_mode(const char *path)
 	return mode;
 }
 
+/* Size of our open file in path (after a rewind flushed it); -1. */
+static long long
+open_file_size(const char *path)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*de;
+	struct stat	 st;
+	char		 link[PATH_MAX], fdpath[300];
+	ssize_t		 n;
+	long long	 size = -1;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%s",
+		    de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, path, strlen(path)) != 0 ||
+		    link[strlen(path)] != '/')
+			continue;
+		if (stat(fdpath, &st) == 0)
+			size = (long long)st.st_size;
+	}
+	if (d != NULL)
+		closedir(d);
+	return size;
+}
+
 static void
 test_memory_then_file(void)
 {
@@ -129,6 +158,9 @@ test_memory_then_file(void)
 		T_OK(ok, "%s: writes succeed", cases[i].name);
 		T_EQ_INT(spool_in_file(sp), cases[i].in_file, "in file");
 		T_EQ_INT(spool_size(sp), cases[i].total, "size");
+		/* RS-03: once in the file, the memory part is freed. */
+		T_EQ_INT(spool_mem_bytes(sp), cases[i].in_file ? 0 :
+		    cases[i].total, "octets in memory");
 		if (cases[i].in_file) {
 			T_EQ_INT(count_entries(dir), 0,
 			    "the file has no name in the spool directory");
@@ -139,6 +171,9 @@ test_memory_then_file(void)
 		T_EQ_INT(rc, 0, "read back");
 		T_EQ_MEM(buf_data(got), buf_len(got), buf_data(want),
 		    buf_len(want), "content read back");
+		if (cases[i].in_file)
+			T_EQ_INT(open_file_size(dir), cases[i].total,
+			    "the file holds the whole message");
 		buf_reset(got);
 		rc = read_all(sp, got);
 		T_EQ_INT(rc, 0, "read again after rewind");
@@ -156,6 +191,53 @@ test_memory_then_file(void)
 		buf_free(want);
 		buf_free(got);
 	}
+}
+
+/*
+ * RS-03: the memory parts of all spools share SPOOL_MEM_TOTAL_MAX; a
+ * spool that would pass it goes to its file, and freeing gives it back.
+ */
+static void
+test_total_budget(void)
+{
+	enum { N = 6, PART = 16 * 1024 * 1024 };
+	struct spool	*sp[N];
+	struct buf	*got;
+	static uint8_t	 block[1024 * 1024];
+	size_t		 i, j, fit = 0, max_total = 0;
+	int		 ok = 1;
+
+	T_EQ_INT(spool_mem_total(), 0, "nothing charged at first");
+	memset(block, 'm', sizeof(block));
+	for (i = 0; i < N; i++) {
+		sp[i] = spool_new(dir, PART);
+		/* 10 MiB each: charged as 16 MiB (twice, capped). */
+		for (j = 0; j < 10; j++)
+			ok = ok && spool_write(sp[i], block, sizeof(block)) == 0;
+		if (!spool_in_file(sp[i]))
+			fit++;
+		if (spool_mem_total() > max_total)
+			max_total = spool_mem_total();
+	}
+	T_OK(ok, "every write succeeds");
+	T_EQ_INT(fit, SPOOL_MEM_TOTAL_MAX / PART, "as many stay in memory as "
+	    "the budget holds");
+	T_OK(max_total <= SPOOL_MEM_TOTAL_MAX, "the budget is never passed");
+	T_OK(spool_in_file(sp[N - 1]) && spool_mem_bytes(sp[N - 1]) == 0,
+	    "the last one is wholly in its file");
+	got = buf_new(0);
+	T_OK(read_all(sp[N - 1], got) == 0 && buf_len(got) == 10 *
+	    sizeof(block), "and reads back whole");
+	buf_free(got);
+	spool_free(sp[0]);
+	T_OK(spool_write(sp[N - 1], block, 1) == 0 && spool_in_file(sp[N - 1]),
+	    "a spool in its file stays there");
+	sp[0] = spool_new(dir, PART);
+	T_OK(spool_write(sp[0], block, sizeof(block)) == 0 &&
+	    !spool_in_file(sp[0]), "freed budget is used again");
+	for (i = 0; i < N; i++)
+		spool_free(sp[i]);
+	T_EQ_INT(spool_mem_total(), 0, "all given back");
 }
 
 /* RS-01: a file too large for RLIMIT_FSIZE gives EFBIG, not a signal. */
@@ -195,6 +277,23 @@ test_write_error(void)
 	spool_reset(sp);
 	T_OK(!spool_failed(sp) && spool_write(sp, block, 10) == 0,
 	    "reset clears the failure");
+	spool_free(sp);
+
+	/* The move of the memory part into the file fails itself. */
+	sp = spool_new(dir, 128 * 1024);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	for (i = 0, rc = 0; i < 17 && rc == 0; i++)
+		rc = spool_write(sp, block, sizeof(block));
+	failed = spool_failed(sp);
+	err = spool_errno(sp);
+	mode_after = open_file_mode(dir);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+	T_OK(rc == -1 && failed && err == EFBIG && i == 17,
+	    "a failed spill fails the spool (EFBIG, got %d)", err);
+	T_OK(mode_after == -1 && spool_mem_bytes(sp) == 0,
+	    "a failed spill keeps neither file nor memory");
 	spool_free(sp);
 
 	sp = spool_new("/nonexistent/signet-spool-dir", 16);
@@ -353,6 +452,7 @@ main(void)
 	}
 	test_memory_then_file();
 	test_write_error();
+	test_total_budget();
 	test_symlink_and_leftovers();
 	test_dir_check();
 	test_space();
