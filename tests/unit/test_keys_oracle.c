@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,9 @@
 #define FAIL_SHOWN	8	/* failing messages described in full */
 #define DOMAIN_LEN	254
 #define ERR_LEN		512
+/* Lanes the span is split into (SIGNET_ORACLE_THREADS, default 2). */
+#define LANES_DEF	2
+#define LANES_MAX	16
 
 struct set_key {
 	char		 selector[64];
@@ -419,11 +423,15 @@ done:
 
 /*
  * Verify at time v; *npass gets the passing signatures.  why receives a
- * line per signature for the failure report.
+ * line per signature for the failure report.  only >= 0: look up and
+ * judge that signature alone (the others stay "no key answer" and are
+ * not counted): Ed25519 verification is most of the engine's time, and
+ * one passing signature settles a message.
  */
 static int
 verify_message(struct oracle *o, int64_t v, const struct buf *full,
-    size_t hdrlen, const struct buf *body, size_t *npass, struct buf *why)
+    size_t hdrlen, const struct buf *body, long only, size_t *npass,
+    struct buf *why)
 {
 	struct hdr_list		*hl = NULL;
 	struct hash_body	*hb = NULL;
@@ -443,6 +451,8 @@ verify_message(struct oracle *o, int64_t v, const struct buf *full,
 		goto done;
 	for (i = 0; i < verify_count(vf); i++) {
 		buf_reset(name);
+		if (only >= 0 && (size_t)only != i)
+			continue;
 		if (verify_key_name(vf, i, name) == -1)
 			continue;
 		txt = NULL;
@@ -458,6 +468,8 @@ verify_message(struct oracle *o, int64_t v, const struct buf *full,
 		size_t		 sl;
 		const uint8_t	*sp = verify_selector(vf, i, &sl);
 
+		if (only >= 0 && (size_t)only != i)
+			continue;
 		if (verify_result(vf, i) == VERIFY_PASS) {
 			(*npass)++;
 			o->sig_pass++;
@@ -510,7 +522,8 @@ oracle_run(struct oracle *o)
 	const struct sigset	*s, *prev = NULL;
 	int64_t			 t, v, lagged;
 	size_t			 npass, shown = 0, kb;
-	int			 rc = -1;
+	long			 first;
+	int			 rc = -1, rc2;
 
 	hdr = buf_new(0);
 	body = buf_new(0);
@@ -548,8 +561,16 @@ oracle_run(struct oracle *o)
 		buf_append(full, buf_data(sigs), buf_len(sigs));
 		buf_append(full, buf_data(hdr), buf_len(hdr));
 		v = t + transit_delay(o);
-		if (verify_message(o, v, full, buf_len(full) - 2, body, &npass,
-		    why) == -1) {
+		/* one signature at random; all of them if it does not pass */
+		first = (long)(rnd(o) % s->n);
+		if (verify_message(o, v, full, buf_len(full) - 2, body, first,
+		    &npass, why) == 0 && npass == 0 && s->n > 1) {
+			o->sig_fail--;	/* counted again below */
+			rc2 = verify_message(o, v, full, buf_len(full) - 2,
+			    body, -1, &npass, why);
+		} else
+			rc2 = 0;
+		if (rc2 == -1) {
 			printf("# verification failed to run at %" PRId64 "\n",
 			    t);
 			goto done;
@@ -568,6 +589,67 @@ done:
 	buf_free(sigs);
 	buf_free(full);
 	buf_free(why);
+	return rc;
+}
+
+static void *
+lane_main(void *arg)
+{
+	struct oracle	*o = arg;
+
+	return oracle_run(o) == 0 ? o : NULL;
+}
+
+/*
+ * The span split into lanes of whole steps, each on a thread with its own
+ * random stream and counters over a shallow copy of o (the sets and the
+ * DNS history are only read).  The counters are summed into o.
+ */
+static int
+oracle_run_lanes(struct oracle *o, int nlanes)
+{
+	struct oracle	*lanes;
+	pthread_t	 th[LANES_MAX];
+	int64_t		 span;
+	void		*res;
+	int		 i, started = 0, rc = 0;
+
+	if (nlanes < 1 || nlanes > LANES_MAX)
+		nlanes = LANES_DEF;
+	span = (o->end - o->start) / nlanes / o->step * o->step;
+	if (span <= 0)
+		nlanes = 1;
+	if ((lanes = calloc((size_t)nlanes, sizeof(*lanes))) == NULL)
+		return -1;
+	for (i = 0; i < nlanes; i++) {
+		lanes[i] = *o;
+		lanes[i].start = o->start + i * span;
+		lanes[i].end = i == nlanes - 1 ? o->end : o->start +
+		    (i + 1) * span;
+		lanes[i].rng = (o->rng ^ (0x9e3779b97f4a7c15ULL *
+		    (uint64_t)(i + 1))) | 1;
+	}
+	for (i = 0; i < nlanes; i++) {
+		if (pthread_create(&th[i], NULL, lane_main, &lanes[i]) != 0) {
+			rc = -1;
+			break;
+		}
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		if (pthread_join(th[i], &res) != 0 || res == NULL)
+			rc = -1;
+		o->messages += lanes[i].messages;
+		o->signatures += lanes[i].signatures;
+		o->unsigned_minutes += lanes[i].unsigned_minutes;
+		o->failed_messages += lanes[i].failed_messages;
+		o->known_bad += lanes[i].known_bad;
+		o->sig_fail += lanes[i].sig_fail;
+		o->sig_pass += lanes[i].sig_pass;
+		o->cache_hits += lanes[i].cache_hits;
+		o->keys_seen += lanes[i].keys_seen;
+	}
+	free(lanes);
 	return rc;
 }
 
@@ -692,7 +774,9 @@ run_plan(const char *path)
 	T_OK(ok, "plan %s loads", path);
 	if (ok) {
 		printf("# seed %" PRIu64 "\n", o.rng);
-		ok = oracle_run(&o) == 0;
+		ok = oracle_run_lanes(&o, getenv("SIGNET_ORACLE_THREADS") !=
+		    NULL ? atoi(getenv("SIGNET_ORACLE_THREADS")) : LANES_DEF) ==
+		    0;
 		T_OK(ok, "the oracle ran to the end");
 		report(&o, "plan");
 		T_OK(o.messages > 0, "messages were signed");
@@ -817,7 +901,8 @@ selfcheck_case(enum broken b, const char *what)
 	snprintf(o.domain, sizeof(o.domain), "example.test");
 	o.start = ST_T0;
 	o.end = ST_T0 + ST_DAY;
-	o.step = 60;
+	/* the early-activation window is short: look at it closely */
+	o.step = b == ST_EARLY_ACTIVATION ? 10 : 60;
 	o.transit = ST_DAY;
 	o.reload = 60;
 	o.neg = ST_NEG;
@@ -902,7 +987,7 @@ selfcheck_store(void)
 		o.end = ST_T0 + 3600;
 		o.transit = 3600;
 		ok = hist_add(&o, 0, "s1._domainkey.example.test", ST_T0,
-		    ST_TTL, rec(st_k1)) == 0 && oracle_run(&o) == 0;
+		    ST_TTL, rec(st_k1)) == 0 && oracle_run_lanes(&o, 2) == 0;
 		T_OK(ok && o.messages == 60 && o.failed_messages == 0,
 		    "store keys sign and verify");
 	}
