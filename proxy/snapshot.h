@@ -46,6 +46,13 @@ const struct config *snapshot_config(const struct snapshot *);
 /* The loaded signing key of domain/selector, or NULL. */
 const struct keys_key *snapshot_key(const struct snapshot *,
 		    const char *domain, const char *selector);
+/*
+ * Every signing key of the snapshot, in a stable order: key i of
+ * snapshot_nkeys(), with its domain and selector (valid while s is).
+ */
+size_t		 snapshot_nkeys(const struct snapshot *);
+const struct keys_key *snapshot_key_at(const struct snapshot *, size_t i,
+		    const char **domain, const char **selector);
 /* Key-store generation this snapshot was built from. */
 uint64_t	 snapshot_store_generation(const struct snapshot *);
 /* 1 if the key store changed since s was built (cheap; polled). */
