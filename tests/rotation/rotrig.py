@@ -158,6 +158,8 @@ class RotRig:
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             cwd=self.dir, env=env)
         wait_port(self.port, proc=self.proc)
+        # the metrics listener opens just after the SMTP ones
+        wait_port(self.mport, proc=self.proc)
         return self
 
     def stop(self):
