@@ -158,6 +158,7 @@ selfcheck_round(struct snapshot *s)
 			bad++;
 	}
 	free(srv);
+	metrics_dns_checked(snapshot_store_generation(s), time(NULL));
 	log_event(bad > 0 ? LOG_WARNING : LOG_INFO, NULL, "dns_self_check",
 	    "keys=%zu mismatches=%zu store_generation=%llu", n, bad,
 	    (unsigned long long)snapshot_store_generation(s));

@@ -82,6 +82,10 @@ class SelfCheck(unittest.TestCase):
         self.wait_metric(rig, "s2", 1)
         gen = rig.metric("signet_store_generation")
         self.assertIsNotNone(gen)
+        self.assertEqual(rig.metric("signet_dns_check_store_generation"),
+                         gen)
+        self.assertGreater(rig.metric("signet_dns_check_timestamp_seconds"),
+                           time.time() - 60)
         self.assertIn("dns_self_check", rig.read_log())
         self.assertIn("store_generation=%d" % gen, rig.read_log())
         self.assertNotIn("dns_mismatch", rig.read_log())
@@ -117,6 +121,8 @@ class SelfCheck(unittest.TestCase):
         self.assertNotIn("dns_self_check", rig.read_log())
         self.assertIsNone(rig.metric("signet_dns_match", domain=ZONE,
                                      selector="s1"))
+        self.assertEqual(rig.metric("signet_dns_check_timestamp_seconds"),
+                         0)
 
     def send(self, rig, subject):
         replies = session(rig.port, "a@%s" % ZONE, ["b@dest.test"],
