@@ -28,6 +28,7 @@
  * signing at t may still hold the set of any moment in [t - reload, t].
  */
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -653,15 +654,25 @@ oracle_run_lanes(struct oracle *o, int nlanes)
 	return rc;
 }
 
+/* A plan number: decimal, non-negative, nothing after it. */
+static int
+plan_num(const char *s, long long *out)
+{
+	char	*end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
 static int
 plan_param(struct oracle *o, const char *name, const char *value)
 {
-	char			*end;
 	long long		 n;
 
-	errno = 0;
-	n = strtoll(value, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 0)
+	if (plan_num(value, &n) == -1)
 		return -1;
 	if (strcmp(name, "start") == 0)
 		o->start = n;
@@ -688,6 +699,7 @@ plan_load(struct oracle *o, const char *path)
 	FILE		*f;
 	char		*line, *w[5], *save, *rest;
 	size_t		 lineno = 0, len;
+	long long	 t, srv, ttl;
 	int		 i, rc = -1;
 
 	if ((f = fopen(path, "r")) == NULL ||
@@ -725,14 +737,16 @@ plan_load(struct oracle *o, const char *path)
 				goto bad;
 		} else if (strcmp(w[0], "set") == 0 && w[1] != NULL &&
 		    w[2] != NULL) {
-			if (set_from_store(o, strtoll(w[1], NULL, 10),
-			    w[2]) == -1)
+			if (plan_num(w[1], &t) == -1 ||
+			    set_from_store(o, t, w[2]) == -1)
 				goto bad;
 		} else if (strcmp(w[0], "dns") == 0 && w[4] != NULL &&
 		    rest != NULL) {
-			if (hist_add(o, atoi(w[2]), w[3],
-			    strtoll(w[1], NULL, 10),
-			    (uint32_t)strtoul(w[4], NULL, 10), rest) == -1)
+			if (plan_num(w[1], &t) == -1 ||
+			    plan_num(w[2], &srv) == -1 || srv >= SERVERS_MAX ||
+			    plan_num(w[4], &ttl) == -1 || ttl > UINT32_MAX ||
+			    hist_add(o, (int)srv, w[3], t, (uint32_t)ttl,
+			    rest) == -1)
 				goto bad;
 		} else
 			goto bad;
@@ -954,6 +968,16 @@ selfcheck_case(enum broken b, const char *what)
 	oracle_free(&o);
 }
 
+static int
+remove_entry(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 /* The same set loaded through a real key store. */
 static void
 selfcheck_store(void)
@@ -992,14 +1016,8 @@ selfcheck_store(void)
 		    "store keys sign and verify");
 	}
 	oracle_free(&o);
-	/* the store's files: the journal and the key, then the tree */
-	{
-		char	cmd[PATH_MAX + 32];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	}
+	if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		printf("# could not remove %s\n", dir);
 }
 
 int
