@@ -149,6 +149,9 @@ selfcheck_round(struct snapshot *s)
 		}
 	}
 	n = snapshot_nkeys(s);
+	log_event(LOG_INFO, NULL, "dns_self_check", "stage=start keys=%zu "
+	    "store_generation=%llu", n,
+	    (unsigned long long)snapshot_store_generation(s));
 	for (i = 0; i < n; i++) {
 		if ((key = snapshot_key_at(s, i, &domain, &selector)) == NULL)
 			continue;
@@ -160,7 +163,7 @@ selfcheck_round(struct snapshot *s)
 	free(srv);
 	metrics_dns_checked(snapshot_store_generation(s), time(NULL));
 	log_event(bad > 0 ? LOG_WARNING : LOG_INFO, NULL, "dns_self_check",
-	    "keys=%zu mismatches=%zu store_generation=%llu", n, bad,
+	    "stage=done keys=%zu mismatches=%zu store_generation=%llu", n, bad,
 	    (unsigned long long)snapshot_store_generation(s));
 }
 
