@@ -4,12 +4,14 @@
  * DNS timeouts never stall a session.  See selfcheck.h.
  *
  * The thread sleeps on a condition variable (CLOCK_MONOTONIC), so stop
- * wakes it at once; a round already talking to DNS finishes first, which
- * takes at most SELFCHECK_TIMEOUT_MS per server per key.
+ * wakes it at once; a round in progress stops after the key it is
+ * checking, which takes at most two SELFCHECK_TIMEOUT_MS attempts (UDP,
+ * TCP) per server.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,8 @@ struct selfcheck {
 	pthread_t	 thread;
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cv;
-	int		 stop;
+	/* Set under mtx; also read between keys, so a round ends early. */
+	atomic_int	 stop;
 };
 
 /* The zone holding domain's records, as signetctl check finds it. */
@@ -128,9 +131,13 @@ selfcheck_key(const struct config *cfg, const struct dnscheck_server *srv,
 	return match;
 }
 
-/* One round over the snapshot's signing keys. */
+/*
+ * One round over the snapshot's signing keys.  The snapshot stays
+ * referenced for the round, so keys a reload retired meanwhile are
+ * freed only when it ends.
+ */
 static void
-selfcheck_round(struct snapshot *s)
+selfcheck_round(struct selfcheck *sc, struct snapshot *s)
 {
 	const struct config	*cfg = snapshot_config(s);
 	struct dnscheck_server	*srv = NULL;
@@ -152,7 +159,7 @@ selfcheck_round(struct snapshot *s)
 	log_event(LOG_INFO, NULL, "dns_self_check", "stage=start keys=%zu "
 	    "store_generation=%llu", n,
 	    (unsigned long long)snapshot_store_generation(s));
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !atomic_load(&sc->stop); i++) {
 		if ((key = snapshot_key_at(s, i, &domain, &selector)) == NULL)
 			continue;
 		rc = selfcheck_key(cfg, srv, domain, selector, key,
@@ -188,6 +195,7 @@ selfcheck_main(void *arg)
 	struct timespec		 now, until;
 	time_t			 next = 0;
 	uint64_t		 iv;
+
 	pthread_mutex_lock(&sc->mtx);
 	while (!sc->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -198,7 +206,7 @@ selfcheck_main(void *arg)
 		if (iv > 0 && now.tv_sec >= next) {
 			pthread_mutex_unlock(&sc->mtx);
 			if ((s = snapshot_current()) != NULL) {
-				selfcheck_round(s);
+				selfcheck_round(sc, s);
 				snapshot_unref(s);
 			}
 			pthread_mutex_lock(&sc->mtx);

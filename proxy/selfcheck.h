@@ -22,7 +22,8 @@ struct selfcheck;
  * the check on or off takes effect without a restart.  NULL on failure.
  */
 struct selfcheck	*selfcheck_start(void);
-/* Stop and join; waits for a round in progress.  NULL is a no-op. */
+/* Stop and join; a round in progress ends after its current key.
+ * NULL is a no-op. */
 void			 selfcheck_stop(struct selfcheck *);
 
 #endif

@@ -26,6 +26,13 @@
  * of the timeline) from a random server; if what that server answered at
  * q would have expired by v, the resolver asks again at v.  The proxy
  * signing at t may still hold the set of any moment in [t - reload, t].
+ * Verification times spread over [t, t + max_transit] on a log scale, so
+ * the first minutes after signing (where caches bite) are well covered.
+ *
+ * The span is cut into lanes of whole steps run on SIGNET_ORACLE_THREADS
+ * threads (default 2), each with its own random stream.  One signature
+ * of a message, chosen at random, is judged first, and all of them when
+ * it does not pass: Ed25519 is most of the cost.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -534,6 +541,8 @@ oracle_run(struct oracle *o)
 	if (hdr == NULL || body == NULL || sigs == NULL || full == NULL ||
 	    why == NULL)
 		goto done;
+	if (o->cache_max < o->neg)
+		o->cache_max = o->neg;
 	for (t = o->start; t < o->end; t += o->step) {
 		lagged = t - rnd_upto(o, o->reload);
 		s = set_at(o, lagged >= o->start ? lagged : t);
