@@ -35,7 +35,7 @@ ASAN = os.environ.get("SIGNET_TEST_ASAN") == "1"
 CONFIG = """listen:
   - address: 127.0.0.1:%(port)d
 upstream:
-  address: file:%(dir)s/out
+  address: %(upstream)s
   starttls: off
 keystore: %(dir)s/keys
 spool: %(dir)s/spool
@@ -68,7 +68,9 @@ rotation:
 
 class RotRig:
     def __init__(self, primary, servers=None, alg="ed25519",
-                 self_check="0"):
+                 self_check="0", upstream=None):
+        """upstream: a port on 127.0.0.1 (e.g. a SINK), else the file
+        sink in the temp dir (outbox())."""
         self.dir = tempfile.mkdtemp(prefix="signet-rote2e-")
         os.chmod(self.dir, 0o700)
         for d in ("out", "spool"):
@@ -79,6 +81,7 @@ class RotRig:
         self.mport = free_port()
         self.alg = alg
         self.self_check = self_check
+        self.upstream = upstream
         self.conf = os.path.join(self.dir, "signet.yaml")
         self.logpath = os.path.join(self.dir, "signetd.log")
         self.proc = None
@@ -91,6 +94,8 @@ class RotRig:
         with open(self.conf, "w") as f:
             f.write(CONFIG % {
                 "dir": self.dir, "port": self.port, "mport": self.mport,
+                "upstream": "127.0.0.1:%d" % self.upstream
+                if self.upstream else "file:%s/out" % self.dir,
                 "alg": self.alg, "self_check": self.self_check,
                 "servers": ", ".join(self.servers),
                 "primary": self.primary.server,
