@@ -208,6 +208,8 @@
 /* rotation.md S: keep it below the TSIG fudge of 300 s (RFC 8945 5.2.3). */
 #define SKEW_DEF		(120 * SEC)
 #define SKEW_MAX		(299 * SEC)
+/* KY-03: signetd's periodic DNS self-check; off by default (0). */
+#define SELF_CHECK_MAX		(1 * DAY)
 /* rotation.md "Defaults": a TTL of 300-3600 s in our zone. */
 #define TTL_DEF			(3600 * SEC)
 #define TTL_MIN			(60 * SEC)
@@ -2053,6 +2055,8 @@ static const struct field rotation_fields[] = {
 	    RELOAD_BOUND_MIN, RELOAD_BOUND_MAX),
 	FNUM("skew", F_SEC, struct config_rotation, skew_s, 0, SKEW_MAX),
 	FNUM("ttl", F_SEC, struct config_rotation, ttl_s, TTL_MIN, TTL_MAX),
+	FNUM("self_check", F_SEC, struct config_rotation, self_check_s, 0,
+	    SELF_CHECK_MAX),
 	FFN("dns", rotation_dns),
 	FEND,
 };

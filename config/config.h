@@ -244,6 +244,7 @@ struct config_rotation {
 	uint64_t		 reload_bound_s;	/* R */
 	uint64_t		 skew_s;	/* S, below the TSIG fudge */
 	uint64_t		 ttl_s;		/* TTL of our TXT records */
+	uint64_t		 self_check_s;	/* signetd DNS check; 0 off */
 	enum config_dns_backend	 backend;
 	struct config_hostport	 server;	/* rfc2136 primary */
 	const char		*zone;		/* NULL: each domain's name */

@@ -43,6 +43,7 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/msg/buf.h"
+#include "proxy/selfcheck.h"
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
 #include "proxy/spool.h"
@@ -728,6 +729,7 @@ main(int argc, char **argv)
 	struct snapshot		*snap;
 	struct buf		*errs;
 	struct event		*ev_hup, *ev_term, *ev_int;
+	struct selfcheck	*selfcheck;
 	struct timeval		 poll_tv = { STORE_POLL_S, 0 };
 	unsigned int		 i, ncpu;
 	int			 ch, foreground = 0, test = 0, left;
@@ -866,8 +868,13 @@ main(int argc, char **argv)
 	}
 	log_event(LOG_INFO, NULL, "started", "workers=%u pid=%ld "
 	    "spool_leftovers=%d", g.nworkers, (long)getpid(), left);
+	/* KY-03: DNS self-check on its own thread (rotation.self_check). */
+	if ((selfcheck = selfcheck_start()) == NULL)
+		log_event(LOG_ERR, NULL, "dns_self_check_failed",
+		    "detail=\"cannot start the thread\"");
 
 	event_base_dispatch(g.base);
+	selfcheck_stop(selfcheck);
 
 	for (i = 0; i < g.nworkers; i++)
 		pthread_join(g.workers[i].thread, NULL);

@@ -103,6 +103,9 @@ struct metrics {
 	atomic_int		 serving;
 	atomic_int		 reload_failed;
 	atomic_uint_fast64_t	 generation;
+	/* The last DNS self-check round (selfcheck.c): what and when. */
+	atomic_uint_fast64_t	 dns_generation;
+	atomic_int_fast64_t	 dns_checked_at;
 	struct ltab		 sigs;
 	struct ltab		 refusals;
 	struct ltab		 dns;
@@ -414,6 +417,15 @@ metrics_dns_match(const char *domain, const char *selector, int match)
 }
 
 void
+metrics_dns_checked(uint64_t generation, time_t at)
+{
+	if (mx == NULL)
+		return;
+	atomic_store(&mx->dns_generation, generation);
+	atomic_store(&mx->dns_checked_at, (int_fast64_t)at);
+}
+
+void
 metrics_set_serving(int serving)
 {
 	if (mx != NULL)
@@ -717,6 +729,14 @@ metrics_render(struct buf *out, time_t now)
 	page_head(&pg, "signet_dns_match", "gauge",
 	    "1 if the published TXT record equals the key, else 0.");
 	page_ltab(&pg, &m->dns);
+	page_head(&pg, "signet_dns_check_store_generation", "gauge",
+	    "Key-store generation the last DNS self-check compared.");
+	page_printf(&pg, "signet_dns_check_store_generation %llu\n",
+	    load(&m->dns_generation));
+	page_head(&pg, "signet_dns_check_timestamp_seconds", "gauge",
+	    "When the last DNS self-check round ended; 0: never.");
+	page_printf(&pg, "signet_dns_check_timestamp_seconds %lld\n",
+	    (long long)atomic_load(&m->dns_checked_at));
 	page_head(&pg, "signet_store_generation", "gauge",
 	    "Key-store generation of the serving snapshot.");
 	page_printf(&pg, "signet_store_generation %llu\n",

@@ -95,6 +95,9 @@ void		 metrics_tls_handshake(int ok);
 void		 metrics_dns_match(const char *domain, const char *selector,
 		    int match);
 
+/* A DNS self-check round over store generation ended at time at. */
+void		 metrics_dns_checked(uint64_t generation, time_t at);
+
 /* Snapshot state, from the main thread. */
 void		 metrics_set_serving(int serving);
 void		 metrics_set_reload_failed(int failed);

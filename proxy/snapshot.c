@@ -370,6 +370,36 @@ snapshot_arc_key(const struct snapshot *s, const struct config_domain *d,
 	    KEYS_ALG_RSA_SHA256, selector);
 }
 
+size_t
+snapshot_nkeys(const struct snapshot *s)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < s->nkeys; i++)
+		n += store_keyset_count(s->keys[i].set);
+	return n;
+}
+
+const struct keys_key *
+snapshot_key_at(const struct snapshot *s, size_t i, const char **domain,
+    const char **selector)
+{
+	const struct snap_keys	*k;
+	size_t			 j;
+
+	for (j = 0; j < s->nkeys; j++) {
+		k = &s->keys[j];
+		if (i >= store_keyset_count(k->set)) {
+			i -= store_keyset_count(k->set);
+			continue;
+		}
+		*domain = k->domain;
+		*selector = store_keyset_selector(k->set, i);
+		return store_keyset_key(k->set, i);
+	}
+	return NULL;
+}
+
 uint64_t
 snapshot_store_generation(const struct snapshot *s)
 {

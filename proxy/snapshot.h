@@ -63,6 +63,13 @@ const struct keys_key *snapshot_role_key(const struct snapshot *,
 /* The ARC key of a configured domain with arc enabled (RSA), or NULL. */
 const struct keys_key *snapshot_arc_key(const struct snapshot *,
 		    const struct config_domain *, const char **selector);
+/*
+ * Every signing key of the snapshot, in a stable order: key i of
+ * snapshot_nkeys(), with its domain and selector (valid while s is).
+ */
+size_t		 snapshot_nkeys(const struct snapshot *);
+const struct keys_key *snapshot_key_at(const struct snapshot *, size_t i,
+		    const char **domain, const char **selector);
 /* Key-store generation this snapshot was built from. */
 uint64_t	 snapshot_store_generation(const struct snapshot *);
 /* 1 if the key store changed since s was built (cheap; polled). */

@@ -143,6 +143,8 @@ static const struct bad_case bad_cases[] = {
 	    ":6:9: skew: must be whole seconds" },
 	{ "skew at the TSIG fudge", BASE "rotation:\n  skew: 300s\n",
 	    ":6:9: skew: 300s out of range (0s..299s)" },
+	{ "self-check over a day", BASE "rotation:\n  self_check: 2d\n",
+	    ":6:15: self_check: 2d out of range (0s..1d)" },
 	{ "period too short for rotation", BASE
 	    "rotation:\n  period: 1d\n  max_transit: 1d\n",
 	    ":6:3: rotation: period must exceed max_transit" },
@@ -758,6 +760,7 @@ GET(d_up_noop, c->upstream.noop_interval_ms)
 GET(d_up_verify, c->upstream.verify)
 GET(d_transit, c->rotation.max_transit_s)
 GET(d_reload, c->rotation.reload_bound_s)
+GET(d_self_check, c->rotation.self_check_s)
 GET(d_skew_below_fudge, c->rotation.skew_s < 300)
 GET(d_strategy, c->rotation.strategy)
 GET(d_backend_none, c->rotation.backend)
@@ -812,6 +815,7 @@ static const struct {
 	{ "bits 2048", d_bits, 2048 },
 	{ "max transit 5 d", d_transit, 5 * 86400 },
 	{ "reload bound 60 s", d_reload, 60 },
+	{ "DNS self-check off", d_self_check, 0 },
 	{ "skew below the TSIG fudge", d_skew_below_fudge, 1 },
 	{ "strategy dual-selector", d_strategy,
 	    CONFIG_STRATEGY_DUAL_SELECTOR },

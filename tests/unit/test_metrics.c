@@ -498,6 +498,7 @@ main(void)
 	metrics_dns_match("example.com", "s1", 1);
 	metrics_dns_match("example.com", "s2", 1);
 	metrics_dns_match("example.com", "s2", 0);
+	metrics_dns_checked(41, 1767225600);
 	metrics_set_store_generation(42);
 	T_EQ_INT(metrics_set_keys(keys1, 2), 0, "set keys");
 
@@ -538,6 +539,10 @@ main(void)
 	T_OK(has_line(b, "signet_dns_match{domain=\"example.com\","
 	    "selector=\"s1\"} 1"), "dns: match");
 	T_OK(has_line(b, "signet_store_generation 42"), "store generation");
+	T_OK(has_line(b, "signet_dns_check_store_generation 41"),
+	    "dns check: generation");
+	T_OK(has_line(b, "signet_dns_check_timestamp_seconds 1767225600"),
+	    "dns check: time");
 	T_OK(has_line(b, "signet_key_age_seconds{domain=\"example.com\","
 	    "selector=\"s1\"} 1000"), "key age s1");
 	T_OK(has_line(b, "signet_key_age_seconds{domain=\"example.com\","
