@@ -7,6 +7,19 @@
  * clock on a connection.  Callbacks run from the owning event base; the
  * owner may call io_free from inside one, as long as it returns at once
  * (every callback here touches the io only before calling out).
+ *
+ * Output on a plain socket is written straight from the loop: io_write
+ * queues into io->pend and activates the flush event, which runs later
+ * in the same loop pass and hands everything queued by then (a reply,
+ * several pipelined replies, a command, 64 KiB of content) to one
+ * writev().  Going through the bufferevent instead costs two epoll_ctl()
+ * and one more epoll_wait() per reply (EPOLLOUT on, write, EPOLLOUT
+ * off): 26 of the 40 epoll_ctl() calls of a 4 KiB message.  What the
+ * socket does not take moves to the bufferevent's output, which writes it
+ * when the socket is writable and reports errors as before; pend is
+ * used only while that output is empty, so octets keep their order.
+ * Once the bufferevent is no longer the one made over the socket (a
+ * TLS layer in between), pend is not used: bytes would bypass it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -33,6 +46,10 @@
 
 struct io {
 	struct bufferevent	*bev;
+	struct bufferevent	*sock;	/* the socket bufferevent made here */
+	struct evbuffer		*pend;	/* output not yet handed to bev */
+	struct event		*flush;	/* writes pend from the loop */
+	int			 flush_armed;
 	struct event		*timer;
 	struct event		*kick;
 	struct event		*wkick;
@@ -86,8 +103,7 @@ io_apply_hold(struct io *io)
 static void
 io_check_output(struct io *io)
 {
-	if (evbuffer_get_length(bufferevent_get_output(io->bev)) >
-	    IO_OUTPUT_MAX) {
+	if (io_output_pending(io) > IO_OUTPUT_MAX) {
 		io->hold |= IO_HOLD_OUTPUT;
 		io_apply_hold(io);
 	}
@@ -126,13 +142,13 @@ io_read_cb(struct bufferevent *bev, void *arg)
 	io_deliver(io, in);
 }
 
+/* After a write, from the loop; on_event may free the io. */
 static void
-io_write_cb(struct bufferevent *bev, void *arg)
+io_wrote(struct io *io)
 {
-	struct io	*io = arg;
 	size_t		 left;
 
-	left = evbuffer_get_length(bufferevent_get_output(bev));
+	left = io_output_pending(io);
 	if ((io->hold & IO_HOLD_OUTPUT) && left <= IO_OUTPUT_MAX / 2)
 		io_release(io, IO_HOLD_OUTPUT);
 	if (io->closing && left == 0) {
@@ -144,6 +160,59 @@ io_write_cb(struct bufferevent *bev, void *arg)
 		io->want_writable = 0;
 		io->cb.on_event(io->arg, IO_EV_WRITABLE);
 	}
+}
+
+static void
+io_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	io_wrote(arg);
+}
+
+/*
+ * Write pend to the socket now.  Whatever is left (EAGAIN, or an error
+ * the bufferevent will meet again and report through io_event_cb) goes
+ * to the bufferevent's output, behind nothing since pend is only used
+ * while that output is empty.
+ */
+static void
+io_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io	*io = arg;
+	size_t		 before;
+
+	(void)fd;
+	(void)what;
+	io->flush_armed = 0;
+	before = evbuffer_get_length(io->pend);
+	if (before == 0)
+		return;
+	(void)evbuffer_write(io->pend, bufferevent_getfd(io->sock));
+	if (evbuffer_get_length(io->pend) > 0 &&
+	    evbuffer_add_buffer(bufferevent_get_output(io->sock),
+	    io->pend) == -1) {
+		/* Cannot queue the rest: the stream would have a hole. */
+		io->err = ENOMEM;
+		io->closing = 0;
+		bufferevent_disable(io->bev, EV_READ | EV_WRITE);
+		io->cb.on_event(io->arg, IO_EV_ERROR);
+		return;
+	}
+	io_wrote(io);
+}
+
+/* Where new output goes: pend while it may, else the bufferevent. */
+static struct evbuffer *
+io_outbuf(struct io *io)
+{
+	if (io->bev != io->sock ||
+	    evbuffer_get_length(bufferevent_get_output(io->bev)) > 0)
+		return bufferevent_get_output(io->bev);
+	if (!io->flush_armed) {
+		io->flush_armed = 1;
+		event_active(io->flush, EV_TIMEOUT, 0);
+	}
+	return io->pend;
 }
 
 static void
@@ -241,11 +310,14 @@ io_alloc(struct event_base *base, int fd, const struct io_cb *cb, void *arg)
 	io->cb = *cb;
 	io->arg = arg;
 	io->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	io->sock = io->bev;
+	io->pend = evbuffer_new();
+	io->flush = event_new(base, -1, 0, io_flush_cb, io);
 	io->timer = evtimer_new(base, io_timer_cb, io);
 	io->kick = event_new(base, -1, 0, io_kick_cb, io);
 	io->wkick = event_new(base, -1, 0, io_wkick_cb, io);
 	if (io->bev == NULL || io->timer == NULL || io->kick == NULL ||
-	    io->wkick == NULL) {
+	    io->wkick == NULL || io->pend == NULL || io->flush == NULL) {
 		if (io->bev == NULL && fd != -1)
 			close(fd);
 		io_free(io);
@@ -329,6 +401,10 @@ io_free(struct io *io)
 		event_free(io->kick);
 	if (io->wkick != NULL)
 		event_free(io->wkick);
+	if (io->flush != NULL)
+		event_free(io->flush);
+	if (io->pend != NULL)
+		evbuffer_free(io->pend);
 	if (io->timer != NULL)
 		event_free(io->timer);
 	if (io->bev != NULL)
@@ -339,7 +415,7 @@ io_free(struct io *io)
 int
 io_write(struct io *io, const void *p, size_t n)
 {
-	if (bufferevent_write(io->bev, p, n) == -1)
+	if (evbuffer_add(io_outbuf(io), p, n) == -1)
 		return -1;
 	io_check_output(io);
 	return 0;
@@ -352,7 +428,7 @@ io_printf(struct io *io, const char *fmt, ...)
 	int	 r;
 
 	va_start(ap, fmt);
-	r = evbuffer_add_vprintf(bufferevent_get_output(io->bev), fmt, ap);
+	r = evbuffer_add_vprintf(io_outbuf(io), fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -1;
@@ -363,7 +439,8 @@ io_printf(struct io *io, const char *fmt, ...)
 size_t
 io_output_pending(const struct io *io)
 {
-	return evbuffer_get_length(bufferevent_get_output(io->bev));
+	return evbuffer_get_length(io->pend) +
+	    evbuffer_get_length(bufferevent_get_output(io->bev));
 }
 
 size_t
