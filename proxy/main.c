@@ -112,6 +112,13 @@ static struct {
 	struct ipcount		*ips;
 	size_t			 nips, capips;
 	uint64_t		 max_conn, max_per_ip;
+	/*
+	 * Main waits for sessions to end (listeners paused, or draining):
+	 * only then does a worker wake it.  Waking it for every session
+	 * cost the worker an eventfd write and main a wakeup, read and
+	 * epoll_wait per connection.
+	 */
+	int			 wake_on_end;
 } g = { .mtx = PTHREAD_MUTEX_INITIALIZER, .reserve_fd = -1 };
 
 static void
@@ -184,12 +191,17 @@ done:
 	return rv;
 }
 
-static void
+/*
+ * Count one connection less; returns whether main wants to hear of it,
+ * read with the count so main's recheck after raising the flag sees
+ * every end it was not woken for.
+ */
+static int
 conn_count_del(const struct sockaddr_storage *ss)
 {
 	uint8_t		 a[16];
 	size_t		 i;
-	int		 fam;
+	int		 fam, wake;
 
 	sa_key(ss, &fam, a);
 	pthread_mutex_lock(&g.mtx);
@@ -201,8 +213,10 @@ conn_count_del(const struct sockaddr_storage *ss)
 		break;
 	}
 	g.nconn--;
+	wake = g.wake_on_end;
 	pthread_mutex_unlock(&g.mtx);
 	metrics_connection_close();
+	return wake;
 }
 
 static size_t
@@ -214,6 +228,21 @@ conn_total(void)
 	n = g.nconn;
 	pthread_mutex_unlock(&g.mtx);
 	return n;
+}
+
+/*
+ * Ask workers to report session ends (on) or not.  Sessions that ended
+ * before the flag was up woke nobody, so the caller's condition is
+ * checked again from the loop.
+ */
+static void
+main_wait_ends(int on)
+{
+	pthread_mutex_lock(&g.mtx);
+	g.wake_on_end = on || g.draining;
+	pthread_mutex_unlock(&g.mtx);
+	if (on)
+		event_active(g.ev_resume, EV_TIMEOUT, 0);
 }
 
 /* Best effort: the socket is fresh, so a short reply fits its buffer. */
@@ -234,6 +263,7 @@ listeners_enable(int on)
 
 	if (g.listeners_paused == !on)
 		return;
+	main_wait_ends(!on);
 	for (i = 0; i < g.nlisteners; i++) {
 		if (on)
 			evconnlistener_enable(g.listeners[i]);
@@ -250,6 +280,7 @@ worker_session_end(void *arg, void *tag)
 {
 	struct worker	*w = arg;
 	struct sess_node *node = tag;
+	int		 wake;
 
 	if (node->prev != NULL)
 		node->prev->next = node->next;
@@ -258,10 +289,11 @@ worker_session_end(void *arg, void *tag)
 	if (node->next != NULL)
 		node->next->prev = node->prev;
 	w->nsessions--;
-	conn_count_del(&node->ss);
+	wake = conn_count_del(&node->ss);
 	free(node);
 	/* event_active is thread-safe once evthread is set up. */
-	event_active(g.ev_resume, EV_TIMEOUT, 0);
+	if (wake)
+		event_active(g.ev_resume, EV_TIMEOUT, 0);
 	if (w->draining && w->nsessions == 0)
 		event_base_loopexit(w->base, NULL);
 }
@@ -645,6 +677,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	if (g.draining)
 		return;
 	g.draining = 1;
+	main_wait_ends(1);
 	metrics_set_serving(0);
 	log_event(LOG_INFO, NULL, "drain", "stage=start signal=%d open=%zu",
 	    (int)sig, conn_total());
