@@ -13,6 +13,19 @@
  * io->bev is the filter and the socket one belongs to it.  Plaintext
  * input still buffered at that moment is thrown away, never handed to
  * the owner as if it had come through TLS (CVE-2011-0411, TL-01).
+ *
+ * Output on a plain socket is written straight from the loop: io_write
+ * queues into io->pend and activates the flush event, which runs later
+ * in the same loop pass and hands everything queued by then (a reply,
+ * several pipelined replies, a command, 64 KiB of content) to one
+ * writev().  Going through the bufferevent instead costs two epoll_ctl()
+ * and one more epoll_wait() per reply (EPOLLOUT on, write, EPOLLOUT
+ * off): 26 of the 40 epoll_ctl() calls of a 4 KiB message.  What the
+ * socket does not take moves to the bufferevent's output, which writes it
+ * when the socket is writable and reports errors as before; pend is
+ * used only while that output is empty, so octets keep their order.
+ * Once the bufferevent is no longer the one made over the socket (a
+ * TLS layer in between), pend is not used: bytes would bypass it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -47,6 +60,10 @@
 
 struct io {
 	struct bufferevent	*bev;
+	struct bufferevent	*sock;	/* the socket bufferevent made here */
+	struct evbuffer		*pend;	/* output not yet handed to bev */
+	struct event		*flush;	/* writes pend from the loop */
+	int			 flush_armed;
 	struct event		*timer;
 	struct event		*kick;
 	struct event		*wkick;
@@ -106,8 +123,7 @@ io_apply_hold(struct io *io)
 static void
 io_check_output(struct io *io)
 {
-	if (evbuffer_get_length(bufferevent_get_output(io->bev)) >
-	    IO_OUTPUT_MAX) {
+	if (io_output_pending(io) > IO_OUTPUT_MAX) {
 		io->hold |= IO_HOLD_OUTPUT;
 		io_apply_hold(io);
 	}
@@ -146,16 +162,18 @@ io_read_cb(struct bufferevent *bev, void *arg)
 	io_deliver(io, in);
 }
 
+/* After a write, from the loop; on_event may free the io. */
 static void
-io_write_cb(struct bufferevent *bev, void *arg)
+io_wrote(struct io *io)
 {
-	struct io	*io = arg;
 	size_t		 left;
 
-	left = evbuffer_get_length(bufferevent_get_output(bev));
+	left = io_output_pending(io);
 	if ((io->hold & IO_HOLD_OUTPUT) && left <= IO_OUTPUT_MAX / 2)
 		io_release(io, IO_HOLD_OUTPUT);
-	if (io->closing && left == 0) {
+	/* Under TLS the socket buffer drains without telling us. */
+	if (io->closing && (left == 0 || (io->raw != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(io->bev)) == 0))) {
 		io_flush_check(io);
 		return;
 	}
@@ -176,6 +194,59 @@ io_note_tls_error(struct io *io)
 	ERR_error_string_n(e, io->tls_err, sizeof(io->tls_err));
 	while (bufferevent_get_openssl_error(io->bev) != 0)
 		continue;
+}
+
+static void
+io_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	io_wrote(arg);
+}
+
+/*
+ * Write pend to the socket now.  Whatever is left (EAGAIN, or an error
+ * the bufferevent will meet again and report through io_event_cb) goes
+ * to the bufferevent's output, behind nothing since pend is only used
+ * while that output is empty.
+ */
+static void
+io_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io	*io = arg;
+	size_t		 before;
+
+	(void)fd;
+	(void)what;
+	io->flush_armed = 0;
+	before = evbuffer_get_length(io->pend);
+	if (before == 0)
+		return;
+	(void)evbuffer_write(io->pend, bufferevent_getfd(io->sock));
+	if (evbuffer_get_length(io->pend) > 0 &&
+	    evbuffer_add_buffer(bufferevent_get_output(io->sock),
+	    io->pend) == -1) {
+		/* Cannot queue the rest: the stream would have a hole. */
+		io->err = ENOMEM;
+		io->closing = 0;
+		bufferevent_disable(io->bev, EV_READ | EV_WRITE);
+		io->cb.on_event(io->arg, IO_EV_ERROR);
+		return;
+	}
+	io_wrote(io);
+}
+
+/* Where new output goes: pend while it may, else the bufferevent. */
+static struct evbuffer *
+io_outbuf(struct io *io)
+{
+	if (io->bev != io->sock ||
+	    evbuffer_get_length(bufferevent_get_output(io->bev)) > 0)
+		return bufferevent_get_output(io->bev);
+	if (!io->flush_armed) {
+		io->flush_armed = 1;
+		event_active(io->flush, EV_TIMEOUT, 0);
+	}
+	return io->pend;
 }
 
 static void
@@ -297,11 +368,14 @@ io_alloc(struct event_base *base, int fd, const struct io_cb *cb, void *arg)
 	io->cb = *cb;
 	io->arg = arg;
 	io->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	io->sock = io->bev;
+	io->pend = evbuffer_new();
+	io->flush = event_new(base, -1, 0, io_flush_cb, io);
 	io->timer = evtimer_new(base, io_timer_cb, io);
 	io->kick = event_new(base, -1, 0, io_kick_cb, io);
 	io->wkick = event_new(base, -1, 0, io_wkick_cb, io);
 	if (io->bev == NULL || io->timer == NULL || io->kick == NULL ||
-	    io->wkick == NULL) {
+	    io->wkick == NULL || io->pend == NULL || io->flush == NULL) {
 		if (io->bev == NULL && fd != -1)
 			close(fd);
 		io_free(io);
@@ -385,6 +459,10 @@ io_free(struct io *io)
 		event_free(io->kick);
 	if (io->wkick != NULL)
 		event_free(io->wkick);
+	if (io->flush != NULL)
+		event_free(io->flush);
+	if (io->pend != NULL)
+		evbuffer_free(io->pend);
 	if (io->timer != NULL)
 		event_free(io->timer);
 	if (io->bev != NULL)
@@ -395,7 +473,7 @@ io_free(struct io *io)
 int
 io_write(struct io *io, const void *p, size_t n)
 {
-	if (bufferevent_write(io->bev, p, n) == -1)
+	if (evbuffer_add(io_outbuf(io), p, n) == -1)
 		return -1;
 	io_check_output(io);
 	return 0;
@@ -408,7 +486,7 @@ io_printf(struct io *io, const char *fmt, ...)
 	int	 r;
 
 	va_start(ap, fmt);
-	r = evbuffer_add_vprintf(bufferevent_get_output(io->bev), fmt, ap);
+	r = evbuffer_add_vprintf(io_outbuf(io), fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -1;
@@ -421,7 +499,8 @@ io_output_pending(const struct io *io)
 {
 	size_t	 n;
 
-	n = evbuffer_get_length(bufferevent_get_output(io->bev));
+	n = evbuffer_get_length(io->pend) +
+	    evbuffer_get_length(bufferevent_get_output(io->bev));
 	if (io->raw != NULL)
 		n += evbuffer_get_length(bufferevent_get_output(io->raw));
 	return n;
@@ -543,6 +622,13 @@ io_start_tls(struct io *io, SSL *ssl, enum io_tls_role role,
 		evbuffer_drain(in, *discarded);
 	}
 	io->in_seen = 0;
+	/* Replies still queued for the fast path ("220 Ready to start
+	 * TLS") go out in plaintext ahead of the handshake. */
+	if (evbuffer_add_buffer(bufferevent_get_output(io->bev),
+	    io->pend) == -1) {
+		SSL_free(ssl);
+		return -1;
+	}
 	tls = bufferevent_openssl_filter_new(bufferevent_get_base(io->bev),
 	    io->bev, ssl, role == IO_TLS_CONNECT ?
 	    BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,

@@ -113,6 +113,13 @@ static struct {
 	struct ipcount		*ips;
 	size_t			 nips, capips;
 	uint64_t		 max_conn, max_per_ip;
+	/*
+	 * Main waits for sessions to end (listeners paused, or draining):
+	 * only then does a worker wake it.  Waking it for every session
+	 * cost the worker an eventfd write and main a wakeup, read and
+	 * epoll_wait per connection.
+	 */
+	int			 wake_on_end;
 } g = { .mtx = PTHREAD_MUTEX_INITIALIZER, .reserve_fd = -1 };
 
 static void
@@ -185,12 +192,17 @@ done:
 	return rv;
 }
 
-static void
+/*
+ * Count one connection less; returns whether main wants to hear of it,
+ * read with the count so main's recheck after raising the flag sees
+ * every end it was not woken for.
+ */
+static int
 conn_count_del(const struct sockaddr_storage *ss)
 {
 	uint8_t		 a[16];
 	size_t		 i;
-	int		 fam;
+	int		 fam, wake;
 
 	sa_key(ss, &fam, a);
 	pthread_mutex_lock(&g.mtx);
@@ -202,8 +214,10 @@ conn_count_del(const struct sockaddr_storage *ss)
 		break;
 	}
 	g.nconn--;
+	wake = g.wake_on_end;
 	pthread_mutex_unlock(&g.mtx);
 	metrics_connection_close();
+	return wake;
 }
 
 static size_t
@@ -215,6 +229,21 @@ conn_total(void)
 	n = g.nconn;
 	pthread_mutex_unlock(&g.mtx);
 	return n;
+}
+
+/*
+ * Ask workers to report session ends (on) or not.  Sessions that ended
+ * before the flag was up woke nobody, so the caller's condition is
+ * checked again from the loop.
+ */
+static void
+main_wait_ends(int on)
+{
+	pthread_mutex_lock(&g.mtx);
+	g.wake_on_end = on || g.draining;
+	pthread_mutex_unlock(&g.mtx);
+	if (on)
+		event_active(g.ev_resume, EV_TIMEOUT, 0);
 }
 
 /* Best effort: the socket is fresh, so a short reply fits its buffer. */
@@ -235,6 +264,7 @@ listeners_enable(int on)
 
 	if (g.listeners_paused == !on)
 		return;
+	main_wait_ends(!on);
 	for (i = 0; i < g.nlisteners; i++) {
 		if (on)
 			evconnlistener_enable(g.listeners[i]);
@@ -251,6 +281,7 @@ worker_session_end(void *arg, void *tag)
 {
 	struct worker	*w = arg;
 	struct sess_node *node = tag;
+	int		 wake;
 
 	if (node->prev != NULL)
 		node->prev->next = node->next;
@@ -259,10 +290,11 @@ worker_session_end(void *arg, void *tag)
 	if (node->next != NULL)
 		node->next->prev = node->prev;
 	w->nsessions--;
-	conn_count_del(&node->ss);
+	wake = conn_count_del(&node->ss);
 	free(node);
 	/* event_active is thread-safe once evthread is set up. */
-	event_active(g.ev_resume, EV_TIMEOUT, 0);
+	if (wake)
+		event_active(g.ev_resume, EV_TIMEOUT, 0);
 	if (w->draining && w->nsessions == 0)
 		event_base_loopexit(w->base, NULL);
 }
@@ -328,6 +360,27 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A worker's event base.  With the epoll changelist, enabling and
+ * disabling a socket's events within one loop pass (a client held while
+ * the upstream answers, released by the reply) reaches the kernel as
+ * one epoll_ctl() or none, instead of one per change.  Sockets here are
+ * never dup()ed, the case the changelist gets wrong.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base;
+
+	if ((ec = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int
 worker_start(struct worker *w)
 {
@@ -337,7 +390,7 @@ worker_start(struct worker *w)
 		return -1;
 	w->pipe_rd = p[0];
 	w->pipe_wr = p[1];
-	if ((w->base = event_base_new()) == NULL)
+	if ((w->base = worker_base_new()) == NULL)
 		return -1;
 	w->pipe_ev = event_new(w->base, w->pipe_rd, EV_READ | EV_PERSIST,
 	    worker_pipe_cb, w);
@@ -625,6 +678,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	if (g.draining)
 		return;
 	g.draining = 1;
+	main_wait_ends(1);
 	metrics_set_serving(0);
 	log_event(LOG_INFO, NULL, "drain", "stage=start signal=%d open=%zu",
 	    (int)sig, conn_total());

@@ -145,6 +145,7 @@ struct relay {
 	int			 tls_verified;
 	int			 no_tls;	/* TLS failed: plaintext */
 	int			 tls_fallback;	/* next connection: no_tls */
+	int			 mail_sent;	/* MAIL went with XFORWARD */
 	struct relay_client	 client;
 	char			 helo[RELAY_HOST_MAX];
 	char			 qid[RELAY_QID_MAX];
@@ -1138,6 +1139,7 @@ relay_enter(struct relay *r, enum relay_state st)
 	case RELAY_IDLE:
 		io_free(r->io);
 		r->io = NULL;
+		r->mail_sent = 0;
 		if (r->reply != NULL)
 			smtp_reply_reset(r->reply);
 		break;
@@ -1179,6 +1181,16 @@ relay_enter(struct relay *r, enum relay_state st)
 	case RELAY_XFORWARD:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
 		relay_write_xforward(r);
+		/*
+		 * RFC 2920: with PIPELINING the first MAIL goes in the same
+		 * write, saving a round trip per connection; its reply is
+		 * read in RELAY_MAIL after XFORWARD's, in order.
+		 */
+		if (r->state == RELAY_XFORWARD && r->pending == RELAY_OP_MAIL &&
+		    (r->caps.ext & SMTP_EXT_PIPELINING)) {
+			relay_write_cmd(r, r->mail);
+			r->mail_sent = r->state == RELAY_XFORWARD;
+		}
 		break;
 	case RELAY_READY:
 		io_deadline(r->io, 0);
@@ -1196,7 +1208,10 @@ relay_enter(struct relay *r, enum relay_state st)
 		break;
 	case RELAY_MAIL:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
-		relay_write_cmd(r, r->mail);
+		if (r->mail_sent)
+			r->mail_sent = 0;
+		else
+			relay_write_cmd(r, r->mail);
 		break;
 	case RELAY_RCPT:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));

@@ -9,15 +9,19 @@ to the same kind of sink.  Printed, never asserted:
   * added latency, p50 and p99: one client sending one message at a time
     through signetd, against the same client talking to smtp-sink
     directly;
-  * the crypto-only rate (bench_sign with both keys) and signetd's
-    share of it per CPU second;
-  * signetd with 1 and 2 workers (DESIGN.md targets 1.8x).
+  * the crypto-only rate (bench_sign with both keys, dual RSA-2048, on
+    one core) and signetd's messages per CPU-second as a share of it
+    (issue 3 asks for 80%): the work signetd adds to the signatures,
+    whatever else runs on the machine;
+  * signetd with 1 and 2 workers (DESIGN.md targets 1.8x), see scaling().
 
 Postfix accepts into its queue and relays afterwards, while signetd
 answers only with the upstream's verdict, so Postfix's figure is its
 acceptance rate.  Both run unpinned on every CPU of the machine.
 """
+import contextlib
 import os
+import resource
 import shutil
 import smtplib
 import subprocess
@@ -39,6 +43,9 @@ OPENDKIM = "/usr/sbin/opendkim"
 SIZES = [("4 KiB", 4 * 1024, 2000), ("100 KiB", 100 * 1024, 400)]
 SESSIONS = [10, 50]
 LATENCY_MSGS = 300
+# A pinned 1-worker run counts as CPU-bound when signetd used at least
+# this share of its core; below it the machine was busy elsewhere.
+CPU_BOUND = 0.9
 CLK = os.sysconf("SC_CLK_TCK")
 FROM = "alice@example.com"
 TO = "bob@dest.test"
@@ -54,6 +61,23 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def children_cpu():
+    """CPU seconds of the children waited for so far (smtp-source)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+@contextlib.contextmanager
+def pinned(cpus):
+    """Run the block, and the children it starts, on cpus."""
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, old)
 
 
 def percentile(values, p):
@@ -99,11 +123,15 @@ def body(size):
     return (head + line * n).encode()
 
 
-def smtp_source(port, sessions, msgs, size):
+def smtp_source(port, sessions, msgs, size, reuse=False):
     """Wall seconds for smtp-source to send msgs messages of size octets
-    over `sessions` parallel sessions (-s), or None when it failed."""
+    over `sessions` parallel sessions (-s), or None when it failed.
+    reuse: keep each session for its next message (-d) instead of one
+    connection per message."""
     argv = [SMTP_SOURCE, "-s", str(sessions), "-m", str(msgs), "-l",
             str(size), "-f", FROM, "-t", TO, "127.0.0.1:%d" % port]
+    if reuse:
+        argv[1:1] = ["-d"]
     t0 = time.monotonic()
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=900)
@@ -128,7 +156,8 @@ def latencies(port, n):
     return out
 
 
-def start_signetd(sink_port, workers, keys=None):
+def start_signetd(sink_port, workers, keys=None, cpus=None):
+    """cpus: the CPUs signetd's threads may run on (default: all)."""
     d = Signetd(upstream=sink_port, limits=LIMITS, workers=workers,
                 asan=False)
     if keys is not None:
@@ -137,7 +166,8 @@ def start_signetd(sink_port, workers, keys=None):
         shutil.copytree(keys.keystore, d.keystore)
         d.keys, d.dns = keys.keys, keys.dns
     d.write_config(d.config_text().replace("level: debug", "level: warning"))
-    d.start()
+    with pinned(cpus or os.sched_getaffinity(0)):
+        d.start()
     return d
 
 
@@ -174,14 +204,19 @@ def start_opendkim(procs, tmp, keys):
     return p, port
 
 
-def row(label, sessions, msgs, secs, cpu):
+def row(label, sessions, msgs, secs, cpu, crypto=None):
+    """Print one throughput line; crypto: the crypto-only msg/s, to show
+    msg per CPU-second as a share of it."""
     if secs is None:
         print("%-24s %-8s %5d  %10s" % (label, "", sessions, "failed"))
         return None
     rate = msgs / secs
-    print("%-24s %5d %8.0f %12s" % (label, sessions, rate,
-                                    "%.2f ms" % (1000 * cpu / msgs)
-                                    if cpu is not None else "-"))
+    share = "-"
+    if crypto and cpu:
+        share = "%.0f%%" % (100 * msgs / cpu / crypto)
+    print("%-24s %5d %8.0f %12s %9s" % (label, sessions, rate,
+                                        "%.2f ms" % (1000 * cpu / msgs)
+                                        if cpu is not None else "-", share))
     return rate
 
 
@@ -201,6 +236,70 @@ def crypto_rate(build, tmp, keys, size):
         return None
     got = dict(p.split("=", 1) for p in r.stdout.split())
     return float(got["msgs_per_s"])
+
+
+def scaling(sink, sink_pid, keys, msgs, size, sessions):
+    """signetd with 1 and 2 workers, CPU-bound, on a 2-CPU budget.
+
+    The load generator (smtp-source) and the sink run on the same
+    machine, so "2 workers on 2 cores" never has 2 cores to itself.  To
+    keep the figures honest this prints, for each run, the wall rate,
+    the CPU signetd got (cores = CPU-seconds per wall second) and its
+    messages per CPU-second; the 1.8x target is judged on the wall
+    rates, and the reason is printed when the CPU signetd could get
+    bounds it.  1 worker: signetd pinned to the first CPU, generator and
+    sink to the second, so signetd has one whole core.  2 workers:
+    signetd on both CPUs, generator and sink too (nowhere else to go).
+    The generator reuses each session (-d) to stay as light as it can;
+    this measures signing and relaying, not TCP connection setup.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("workers: fewer than 2 CPUs available; scaling not measured")
+        return
+    one, two, other = {cpus[0]}, set(cpus[:2]), {cpus[1]}
+    old_sink = os.sched_getaffinity(sink_pid)
+    runs = {}
+    try:
+        for workers, sig_cpus, gen_cpus in ((1, one, other), (2, two, two)):
+            d = start_signetd(sink, workers, keys=keys, cpus=sig_cpus)
+            try:
+                os.sched_setaffinity(sink_pid, gen_cpus)
+                with pinned(gen_cpus):
+                    # Warm-up: first connections, page faults, key loads.
+                    smtp_source(d.port, sessions, sessions, size, reuse=True)
+                    c0, k0 = cpu_seconds(d.proc.pid), cpu_seconds(sink_pid)
+                    g0 = children_cpu()
+                    t = smtp_source(d.port, sessions, msgs, size, reuse=True)
+                    c = cpu_seconds(d.proc.pid) - c0
+                    k = cpu_seconds(sink_pid) - k0
+                    g = children_cpu() - g0
+            finally:
+                d.cleanup()
+            if t is None or c <= 0:
+                print("workers: %d-worker run failed" % workers)
+                return
+            runs[workers] = (t, c, g + k)
+            print("workers %d on CPU %-5s %6.0f msg/s  signetd %.2f cores, "
+                  "%.0f msg per CPU-s; generator+sink %.2f cores"
+                  % (workers, ",".join(str(x) for x in sorted(sig_cpus)),
+                     msgs / t, c / t, msgs / c, (g + k) / t))
+    finally:
+        os.sched_setaffinity(sink_pid, old_sink)
+    (t1, c1, _), (t2, c2, o2) = runs[1], runs[2]
+    if c1 / t1 < CPU_BOUND:
+        print("  not CPU-bound: with 1 worker signetd got only %.2f of its "
+              "core (load average %.1f: other work on the machine); the "
+              "ratios below are not a scaling figure"
+              % (c1 / t1, os.getloadavg()[0]))
+    print("scaling 1 -> 2 workers: %.2fx wall (target 1.8x); per CPU-second "
+          "%.2fx; CPU signetd got %.2fx" % (t1 / t2, c1 / c2, (c2 / t2) / (c1 / t1)))
+    if t1 / t2 < 1.8:
+        print("  bound: with 2 workers signetd got %.2f of %d cores, the "
+              "generator and sink %.2f; at its own %.0f msg per CPU-s, 1.8x "
+              "needs %.2f cores for signetd"
+              % (c2 / t2, len(two), o2 / t2, msgs / c2,
+                 1.8 * (msgs / t1) / (msgs / c2)))
 
 
 def main(build, cpus=None):
@@ -231,23 +330,33 @@ def main(build, cpus=None):
         pf.start()
         procs.cleanups.append(pf.cleanup)
 
-        print("end to end: smtp-source -> X -> smtp-sink, %d CPUs"
-              % len(os.sched_getaffinity(0)))
-        print("%-24s %5s %8s %12s" % ("", "sess", "msg/s", "CPU/msg"))
+        for pem_sel in sorted(keys):
+            os.chmod(os.path.join(tmp, "%s.pem" % pem_sel), 0o600)
+        crypto = {}
+        with pinned({sorted(os.sched_getaffinity(0))[0]}):
+            for label, size, _ in SIZES:
+                crypto[label] = crypto_rate(build, tmp, keys, size)
+
+        print("end to end: smtp-source -> X -> smtp-sink, %d CPUs, load "
+              "average %.1f" % (len(os.sched_getaffinity(0)),
+                                os.getloadavg()[0]))
+        print("%-24s %5s %8s %12s %9s" % ("", "sess", "msg/s", "CPU/msg",
+                                          "of crypto"))
         for label, size, msgs in SIZES:
             for sess in SESSIONS:
                 c0 = cpu_seconds(d2.proc.pid)
                 t = smtp_source(d2.port, sess, msgs, size)
                 c = cpu_seconds(d2.proc.pid) - c0
                 results[("signetd", label, sess)] = row(
-                    "signetd %s" % label, sess, msgs, t, c)
+                    "signetd %s" % label, sess, msgs, t, c, crypto[label])
                 c0 = cpu_seconds(opendkim.pid)
                 t = smtp_source(pf.port, sess, msgs, size)
                 c = cpu_seconds(opendkim.pid) - c0
                 results[("postfix", label, sess)] = row(
                     "postfix+opendkim %s" % label, sess, msgs, t, c)
         print("(Postfix+OpenDKIM CPU is opendkim's alone; Postfix's own "
-              "processes are not counted)")
+              "processes are not counted.  \"of crypto\": messages per "
+              "CPU-second as a share of the crypto-only rate; target 80%)")
         print()
 
         sig = latencies(d2.port, LATENCY_MSGS)
@@ -259,30 +368,22 @@ def main(build, cpus=None):
                      1000 * (percentile(sig, p) - percentile(direct, p))))
         print()
 
-        d1 = start_signetd(sink, 1, keys=d2)
-        procs.cleanups.append(d1.cleanup)
         label, size, msgs = SIZES[0]
-        r1 = smtp_source(d1.port, 50, msgs, size)
-        r2 = smtp_source(d2.port, 50, msgs, size)
-        if r1 and r2:
-            print("workers: 1 -> %.0f msg/s, 2 -> %.0f msg/s, scaling %.2fx "
-                  "(target 1.8x)" % (msgs / r1, msgs / r2, r1 / r2))
+        scaling(sink, procs.procs[0].pid, d2, 4 * msgs, size, 50)
         print()
 
-        for pem_sel in sorted(keys):
-            path = os.path.join(tmp, "%s.pem" % pem_sel)
-            os.chmod(path, 0o600)
         for label, size, _ in SIZES:
-            crypto = crypto_rate(build, tmp, keys, size)
             e2e = results.get(("signetd", label, 50))
             pfx = results.get(("postfix", label, 50))
-            if crypto is None:
+            if crypto[label] is None:
                 print("crypto-only %s: bench_sign missing" % label)
                 continue
-            print("%s: crypto-only %.0f msg/s per core; signetd %s msg/s "
-                  "(%s of 2 cores' ceiling); signetd / Postfix+OpenDKIM %s"
-                  % (label, crypto, "%.0f" % e2e if e2e else "-",
-                     "%.0f%%" % (100 * e2e / (2 * crypto)) if e2e else "-",
+            print("%s: crypto-only %.0f msg per CPU-s (one core); signetd "
+                  "%s msg/s (%s of 2 cores' ceiling); signetd / "
+                  "Postfix+OpenDKIM %s (target 5x)"
+                  % (label, crypto[label], "%.0f" % e2e if e2e else "-",
+                     "%.0f%%" % (100 * e2e / (2 * crypto[label]))
+                     if e2e else "-",
                      "%.2fx" % (e2e / pfx) if e2e and pfx else "-"))
     finally:
         procs.stop()

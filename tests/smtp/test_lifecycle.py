@@ -3,6 +3,7 @@ refuses a broken file (promise 6, KY-04, KY-05); a changed key store is
 picked up within 5 s without a signal; SIGTERM drains open transactions
 and exits 0; connection caps (PR-09) and early talkers (PR-03)."""
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -174,6 +175,31 @@ class Lifecycle(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(code, 220)
+
+    def test_global_cap_pauses_and_resumes_pr09(self):
+        """At max_connections signetd stops accepting; a connection in
+        the kernel's queue is greeted once a session ends, and again
+        after every later end (the listener keeps resuming)."""
+        d = self.daemon(limits={"max_connections": "2"})
+        self.assertTrue(d.wait_log(b"event=disconnect"))
+        for _ in range(3):
+            conns = []
+            for _ in range(2):
+                c = RawSMTP(d.port)
+                self.addCleanup(c.close)
+                self.assertEqual(c.read_reply().code, 220)
+                conns.append(c)
+            waiting = RawSMTP(d.port)
+            self.addCleanup(waiting.close)
+            with self.assertRaises(socket.timeout):
+                waiting.read_reply(timeout=1)
+            conns[0].cmd("QUIT")
+            self.assertEqual(waiting.read_reply(timeout=5).code, 220)
+            for c in (conns[1], waiting):
+                c.cmd("QUIT")
+                c.expect_closed(5)
+            # Both slots free again before the next round.
+            time.sleep(0.3)
 
     def test_early_talker_pr03(self):
         d = self.daemon(limits={"greeting_delay": "1s"})

@@ -221,15 +221,24 @@ class Fake(UpstreamTest):
         self.assertEqual(len(up.transactions), 1)
 
     def test_xforward_offered(self):
-        script = Script()
-        script.capabilities = script.capabilities + ["XFORWARD NAME ADDR PROTO HELO"]
-        up = self.fake(script)
-        d = self.daemon(up.port)
-        self.assertEqual(self.send(d)[-1].code, 250)
-        cmds = b"".join(up.connections[0].commands)
-        self.assertIn(b"XFORWARD", cmds)
-        self.assertIn(b"ADDR=127.0.0.1", cmds)
-        self.assertLess(cmds.index(b"XFORWARD"), cmds.index(b"MAIL FROM"))
+        # With PIPELINING, MAIL goes out in XFORWARD's write (RFC 2920).
+        for pipelining in (True, False):
+            with self.subTest(pipelining=pipelining):
+                script = Script()
+                script.capabilities = [
+                    c for c in script.capabilities
+                    if pipelining or c != "PIPELINING"] + [
+                        "XFORWARD NAME ADDR PROTO HELO"]
+                up = self.fake(script)
+                d = self.daemon(up.port)
+                self.assertEqual(self.send(d)[-1].code, 250)
+                up.wait_transactions(1)
+                cmds = b"".join(up.connections[0].commands)
+                self.assertIn(b"XFORWARD", cmds)
+                self.assertIn(b"ADDR=127.0.0.1", cmds)
+                self.assertLess(cmds.index(b"XFORWARD"),
+                                cmds.index(b"MAIL FROM"))
+                self.assertEqual(len(up.transactions), 1)
 
     def test_outbound_bytes_clean_sm03(self):
         up = self.fake()
