@@ -129,7 +129,8 @@ auth_sasl_new(void)
 {
 	struct auth_sasl	*a;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
+	/* sodium_malloc needs it; idempotent and thread-safe. */
+	if (sodium_init() < 0 || (a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->pw = sodium_malloc(AUTH_PASS_MAX);
 	a->dec = sodium_malloc(AUTH_MSG_MAX);
