@@ -1364,6 +1364,7 @@ static void
 session_header_done(struct session *s)
 {
 	const struct config_limits	*lim = &s->cfg->limits;
+	const struct config_signing	*sg;
 	struct hdr_limits		 hl;
 	struct dkim_params		 p;
 	enum hdr_err			 e;
@@ -1458,10 +1459,12 @@ session_header_done(struct session *s)
 		p.selector = s->sigs[i].selector;
 		p.time = (int64_t)time(NULL);
 		p.expiration = s->cfg->signing.expiration_s;
-		p.sign = (const char *const *)s->cfg->signing.headers;
-		p.nsign = s->cfg->signing.nheaders;
-		p.oversign = (const char *const *)s->cfg->signing.oversign;
-		p.noversign = s->cfg->signing.noversign;
+		sg = s->tenant->signing.nheaders > 0 ? &s->tenant->signing :
+		    &s->cfg->signing;
+		p.sign = (const char *const *)sg->headers;
+		p.nsign = sg->nheaders;
+		p.oversign = (const char *const *)sg->oversign;
+		p.noversign = sg->noversign;
 		if (p.nsign == 0) {
 			p.sign = dkim_default_sign;
 			p.nsign = dkim_default_nsign;

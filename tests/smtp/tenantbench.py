@@ -7,7 +7,7 @@ exercised by every test that logs in):
          domains alpha.test, "*.alpha.test" (needs alpha.test with
          subdomains: true), ESP signature d=esp.test (double signing)
   beta   user bob / "beta-secret",     network 127.0.0.5/32,
-         domains beta.test (no subdomains)
+         domains beta.test (no subdomains), its own signed header list
   local  network 127.0.0.1/32, domains example.com (the Signetd default)
   fresh  user carol / "carol-secret",  domains nokey.test (no key: TN-04)
   loose  user dave / "dave-secret",    domains nokey2.test, unsigned: allow
@@ -86,6 +86,7 @@ class TenantDaemon(Signetd):
                   "    networks: [127.0.0.5/32]",
                   "    users: [ { name: bob, password: \"%s\" } ]" % h["bob"],
                   "    domains: [beta.test]",
+                  "    signing: { headers: [from, subject, date], oversign: [from] }",
                   "  - name: fresh",
                   "    users: [ { name: carol, password: \"%s\" } ]" % h["carol"],
                   "    domains: [nokey.test]",

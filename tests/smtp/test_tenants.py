@@ -195,6 +195,37 @@ class NoKey(TenantTest):
         self.assertTrue(self.d.wait_log(b"event=unsigned tenant=loose domain=nokey2.test"))
 
 
+class TenantHeaderList(TenantTest):
+    """signing: { headers, oversign } on a tenant applies to its mail only."""
+
+    def h_tag(self, msg):
+        head = msg.split(b"\r\n\r\n", 1)[0].replace(b"\r\n\t", b"").replace(
+            b"\r\n ", b"")
+        line = [l for l in head.split(b"\r\n") if l.lower().startswith(b"dkim-signature:")][0]
+        tags = dict(t.strip().split(b"=", 1) for t in line.split(b":", 1)[1].split(b";")
+                    if b"=" in t)
+        return [h.strip().lower() for h in tags[b"h"].replace(b" ", b"").split(b":")]
+
+    def test_tenant_headers(self):
+        for user, dom, want in (("bob", "beta.test", [b"from", b"from", b"subject", b"date"]),
+                                ("alice", "alpha.test", None)):
+            with self.subTest(user=user):
+                before = len(self.d.outbox())
+                c = self.client("127.0.0.2", user=user)
+                r = self.transaction(c, "x@" + dom, message(frm="x@" + dom))
+                self.assertReply(r, 250)
+                msg = self.d.outbox()[before]
+                h = self.h_tag(msg)
+                if want is not None:
+                    # From oversigned (n+1), nothing outside the list.
+                    self.assertEqual(sorted(h), sorted(want))
+                else:
+                    self.assertIn(b"to", h)
+                    self.assertIn(b"message-id", h)
+                sigs = verifiers.dkimpy(msg, self.d.dns)
+                self.assertTrue(all(s.result == "pass" for s in sigs), sigs)
+
+
 class EspDoubleSignature(TenantTest):
     """extra_signatures: alpha's mail carries the ESP's own d=esp.test
     signature after its own; every verifier passes both."""
