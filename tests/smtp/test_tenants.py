@@ -9,6 +9,7 @@ import tap
 import verifiers
 from daemon import message
 from rawsmtp import RawSMTP, dot_stuff
+from signet_env import free_port
 from tenantbench import PASSWORDS, TenantDaemon
 
 
@@ -224,6 +225,34 @@ class TenantHeaderList(TenantTest):
                     self.assertIn(b"message-id", h)
                 sigs = verifiers.dkimpy(msg, self.d.dns)
                 self.assertTrue(all(s.result == "pass" for s in sigs), sigs)
+
+
+class ProxyBalancer(unittest.TestCase):
+    """limits.max_connections_per_ip caps clients, not the balancer that
+    carries all of them to a PROXY listener."""
+
+    def test_balancer_not_capped(self):
+        port = free_port()
+        d = TenantDaemon(limits={"max_connections_per_ip": "2"},
+                         extra_listeners=["- address: 127.0.0.1:%d" % port,
+                                          "  proxy_protocol: v1"])
+        self.addCleanup(d.cleanup, False)
+        d.start()
+        conns = []
+        for i in range(5):
+            c = RawSMTP(port, source="127.0.0.9")
+            conns.append(c)
+            self.addCleanup(c.close)
+            c.send(b"PROXY TCP4 203.0.113.%d 192.0.2.1 4000 25\r\n" % (i + 1))
+            self.assertEqual(c.read_reply().code, 220, i)
+        # Direct clients are still capped.
+        direct = []
+        for i in range(3):
+            c = RawSMTP(d.port, source="127.0.0.10")
+            direct.append(c)
+            self.addCleanup(c.close)
+        self.assertEqual([c.read_reply().code for c in direct], [220, 220, 421])
+        self.assertIsNone(d.sanitizer_report())
 
 
 class EspDoubleSignature(TenantTest):
