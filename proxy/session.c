@@ -1047,7 +1047,9 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 		    "command");
 		return;
 	}
-	err = smtp_cmd_parse(s->cmd, p, n - 2, SESSION_EXT,
+	/* MAIL AUTH= (RFC 4954 5) is sent by clients that saw AUTH. */
+	err = smtp_cmd_parse(s->cmd, p, n - 2, SESSION_EXT |
+	    (session_auth_offered(s) ? SMTP_EXT_AUTH : 0),
 	    s->smtputf8 ? SMTP_CMD_TXN_UTF8 : 0);
 	verb = smtp_cmd_verb(s->cmd);
 	c = session_lookup(verb);

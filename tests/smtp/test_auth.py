@@ -167,6 +167,14 @@ class Login(AuthTest):
             self.assertEqual([(s.d, s.result) for s in verifiers.dkimpy(m, self.d.dns)],
                              [("beta.test", "pass"), ("beta.test", "pass")])
 
+    def test_mail_auth_parameter_accepted(self):
+        # RFC 4954 5: clients that saw AUTH may send AUTH=<> (Postfix does).
+        c = self.client("127.0.0.2")
+        self.login(c, "alice")
+        self.assertReply(c.cmd("MAIL FROM:<x@alpha.test> AUTH=<>"), 250)
+        c.cmd("RSET")
+        self.assertReply(c.cmd("MAIL FROM:<x@alpha.test> AUTH=alice+40alpha.test"), 250)
+
     def test_log_names_user_never_password(self):
         c = self.client("127.0.0.31")
         c.cmd("EHLO c")
