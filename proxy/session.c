@@ -1217,18 +1217,13 @@ session_canon(enum config_canon c)
 }
 
 static void
-session_add_sig(struct session *s, const char *domain, const char *sel)
+session_add_key(struct session *s, const struct keys_key *k,
+    const char *domain, const char *sel)
 {
-	const struct keys_key	*k;
 	struct session_sig	*g;
 
 	if (s->nsigs == SESSION_SIGS_MAX)
 		return;
-	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
-		log_event(LOG_WARNING, s->sid, "signing_key_missing",
-		    "d=%s s=%s", domain, sel);
-		return;
-	}
 	g = &s->sigs[s->nsigs++];
 	g->key = k;
 	g->alg = keys_alg(k);
@@ -1236,11 +1231,26 @@ session_add_sig(struct session *s, const char *domain, const char *sel)
 	snprintf(g->selector, sizeof(g->selector), "%s", sel);
 }
 
+static void
+session_add_sig(struct session *s, const char *domain, const char *sel)
+{
+	const struct keys_key	*k;
+
+	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
+		log_event(LOG_WARNING, s->sid, "signing_key_missing",
+		    "d=%s s=%s", domain, sel);
+		return;
+	}
+	session_add_key(s, k, domain, sel);
+}
+
 /* Decide the signatures: the From domain's selectors, then extras. */
 static int
 session_choose_keys(struct session *s)
 {
 	const struct config_domain	*d;
+	const struct keys_key		*k;
+	const char			*sel;
 	size_t				 i;
 
 	s->nsigs = 0;
@@ -1251,6 +1261,10 @@ session_choose_keys(struct session *s)
 	}
 	if (s->nsigs == 0)
 		return -1;
+	/* RFC 8463: Ed25519 next to RSA; verifiers skip what they lack. */
+	for (i = 0; d->extra_ed25519 && (k = snapshot_extra_ed25519(s->snap,
+	    d->name, d->selectors, d->nselectors, i, &sel)) != NULL; i++)
+		session_add_key(s, k, d->name, sel);
 	for (i = 0; i < s->tenant->nextra_signatures; i++)
 		session_add_sig(s, s->tenant->extra_signatures[i].domain,
 		    s->tenant->extra_signatures[i].selector);

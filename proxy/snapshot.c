@@ -333,6 +333,33 @@ snapshot_key(const struct snapshot *s, const char *domain,
 	return NULL;
 }
 
+const struct keys_key *
+snapshot_extra_ed25519(const struct snapshot *s, const char *domain,
+    const char *const *skip, size_t nskip, size_t n, const char **selector)
+{
+	const struct snap_keys	*k;
+	const struct keys_key	*key;
+	const char		*sel;
+	size_t			 i, j;
+
+	if ((k = snapshot_find(s, s->nkeys, domain)) == NULL)
+		return NULL;
+	for (i = 0; i < store_keyset_count(k->set); i++) {
+		key = store_keyset_key(k->set, i);
+		sel = store_keyset_selector(k->set, i);
+		if (keys_alg(key) != KEYS_ALG_ED25519_SHA256)
+			continue;
+		for (j = 0; j < nskip; j++)
+			if (strcmp(skip[j], sel) == 0)
+				break;
+		if (j < nskip || n-- > 0)
+			continue;
+		*selector = sel;
+		return key;
+	}
+	return NULL;
+}
+
 uint64_t
 snapshot_store_generation(const struct snapshot *s)
 {

@@ -5,7 +5,8 @@ Tenants (passwords are hashed by `signetctl passwd`, so the tool is
 exercised by every test that logs in):
   alpha  user alice / "alpha-secret",  network 127.0.0.4/32,
          domains alpha.test, "*.alpha.test" (needs alpha.test with
-         subdomains: true), ESP signature d=esp.test (double signing)
+         subdomains: true), duo.test (RSA s1, s2 and extra_ed25519 with
+         an Ed25519 key at selector ed1), ESP signature d=esp.test
   beta   user bob / "beta-secret",     network 127.0.0.5/32,
          domains beta.test (no subdomains), its own signed header list
   local  network 127.0.0.1/32, domains example.com (the Signetd default)
@@ -18,6 +19,8 @@ listener on 127.0.0.1.
 """
 import os
 import subprocess
+
+import verifiers
 
 from daemon import Signetd, make_key, write_domain
 from signet_env import binary, free_port
@@ -47,6 +50,7 @@ class TenantDaemon(Signetd):
         super().__init__(limits=limits, **kw)
         for dom, sels in (("alpha.test", ("s1", "s2")),
                           ("beta.test", ("s1", "s2")),
+                          ("duo.test", ("s1", "s2")),
                           ("esp.test", ("esp1",))):
             keys = {}
             for sel in sels:
@@ -54,6 +58,16 @@ class TenantDaemon(Signetd):
                 self.dns["%s._domainkey.%s" % (sel, dom)] = keys[sel][2]
             write_domain(self.keystore, dom, keys)
         self.write_config()
+        # duo.test's Ed25519 key, imported the way an operator would.
+        _, pem, txt = verifiers.ed25519_key()
+        path = os.path.join(self.dir, "ed1.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        subprocess.run([binary("signetctl"), "-c", self.config, "keys", "import",
+                        "duo.test", "ed1", path], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.dns["ed1._domainkey.duo.test"] = txt
 
     def config_text(self):
         up = ("file:" + self.outdir) if self.upstream == "file" else \
@@ -71,6 +85,7 @@ class TenantDaemon(Signetd):
                   "  alpha.test: { selectors: [s1, s2], subdomains: true }",
                   "  beta.test: { selectors: [s1, s2] }",
                   "  esp.test: { selectors: [esp1] }",
+                  "  duo.test: { selectors: [s1, s2], extra_ed25519: true }",
                   "  nokey.test: { selectors: [s1, s2] }",
                   "  nokey2.test: { selectors: [s1, s2] }",
                   "tenants:",
@@ -80,7 +95,7 @@ class TenantDaemon(Signetd):
                   "  - name: alpha",
                   "    networks: [127.0.0.4/32]",
                   "    users: [ { name: alice, password: \"%s\" } ]" % h["alice"],
-                  "    domains: [alpha.test, \"*.alpha.test\"]",
+                  "    domains: [alpha.test, \"*.alpha.test\", duo.test]",
                   "    extra_signatures: [ { domain: esp.test, selector: esp1 } ]",
                   "  - name: beta",
                   "    networks: [127.0.0.5/32]",

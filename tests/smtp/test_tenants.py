@@ -227,6 +227,28 @@ class TenantHeaderList(TenantTest):
                 self.assertTrue(all(s.result == "pass" for s in sigs), sigs)
 
 
+class ExtraEd25519(TenantTest):
+    """A domain with extra_ed25519 signs with its RSA selectors and then
+    with its Ed25519 key (RFC 8463), besides the ESP's signature."""
+
+    def test_rsa_pair_plus_ed25519(self):
+        before = len(self.d.outbox())
+        c = self.client("127.0.0.2", user="alice")
+        r = self.transaction(c, "x@duo.test", message(frm="x@duo.test"))
+        self.assertReply(r, 250)
+        msg = self.d.outbox()[before]
+        got = [(d, s, a) for d, s, a, _ in verifiers.signature_tags(msg)]
+        self.assertEqual(got, [("duo.test", "s1", "rsa-sha256"),
+                               ("duo.test", "s2", "rsa-sha256"),
+                               ("duo.test", "ed1", "ed25519-sha256"),
+                               ("esp.test", "esp1", "rsa-sha256")])
+        for name, sigs in verifiers.verify_all(msg, self.d.dns).items():
+            with self.subTest(verifier=name):
+                for sig in sigs:
+                    if verifiers.supports(name, sig.a):
+                        self.assertEqual(sig.result, "pass", (name, sig))
+
+
 class ProxyBalancer(unittest.TestCase):
     """limits.max_connections_per_ip caps clients, not the balancer that
     carries all of them to a PROXY listener."""
