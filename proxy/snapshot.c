@@ -108,7 +108,7 @@ snapshot_find(const struct snapshot *s, size_t n, const char *domain)
  */
 static int
 snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
-    enum config_alg alg)
+    enum config_alg alg, int extra_ed25519)
 {
 	struct store_keyset	*set;
 	struct snap_keys	*nk;
@@ -133,7 +133,9 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	ka = alg == CONFIG_ALG_ED25519 ? KEYS_ALG_ED25519_SHA256 :
 	    KEYS_ALG_RSA_SHA256;
 	for (i = 0; want_alg && i < store_keyset_count(set); i++) {
-		if (keys_alg(store_keyset_key(set, i)) != ka)
+		/* extra_ed25519 signs with the domain's Ed25519 keys too. */
+		if (keys_alg(store_keyset_key(set, i)) != ka && !(extra_ed25519 &&
+		    keys_alg(store_keyset_key(set, i)) == KEYS_ALG_ED25519_SHA256))
 			log_event(LOG_ERR, NULL, "key_algorithm_mismatch",
 			    "domain=%s s=%s detail=\"key not used\"", domain,
 			    store_keyset_selector(set, i));
@@ -169,7 +171,8 @@ snapshot_load_all(struct snapshot *s, const struct config *cfg)
 
 	for (i = 0; i < cfg->ndomains; i++)
 		if (snapshot_load_domain(s, cfg->domains[i].name, 1,
-		    cfg->domains[i].algorithm) == -1)
+		    cfg->domains[i].algorithm, cfg->domains[i].extra_ed25519) ==
+		    -1)
 			return -1;
 	if (s->nkeys > 0)
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
@@ -188,7 +191,8 @@ snapshot_load_all(struct snapshot *s, const struct config *cfg)
 		if ((i > 0 && strcmp(extra[i], extra[i - 1]) == 0) ||
 		    snapshot_find(s, nconf, extra[i]) != NULL)
 			continue;
-		if (snapshot_load_domain(s, extra[i], 0, CONFIG_ALG_RSA) == -1)
+		if (snapshot_load_domain(s, extra[i], 0, CONFIG_ALG_RSA, 0) ==
+		    -1)
 			goto done;
 	}
 	if (s->nkeys > nconf)

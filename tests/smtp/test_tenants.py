@@ -247,6 +247,9 @@ class ExtraEd25519(TenantTest):
                 for sig in sigs:
                     if verifiers.supports(name, sig.a):
                         self.assertEqual(sig.result, "pass", (name, sig))
+        # The Ed25519 key is in use, not reported as a mismatch.
+        self.assertNotIn(b"key_algorithm_mismatch domain=duo.test",
+                         self.d.read_log())
 
 
 class ProxyBalancer(unittest.TestCase):
