@@ -271,6 +271,20 @@ worker_session_end(void *arg, void *tag)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* A PROXY client's real address: move the count there, capped. */
+static int
+worker_session_client(void *arg, void *tag, const struct sockaddr_storage *ss)
+{
+	struct sess_node	*node = tag;
+
+	(void)arg;
+	if (conn_count_add(ss, 1) == -1)
+		return -1;
+	conn_count_del(&node->ss);
+	memcpy(&node->ss, ss, sizeof(node->ss));
+	return 0;
+}
+
 static void
 worker_pipe_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -289,6 +303,7 @@ worker_pipe_cb(evutil_socket_t fd, short what, void *arg)
 		case WORKER_CONN:
 			node = m.node;
 			owner.on_end = worker_session_end;
+			owner.on_client = worker_session_client;
 			owner.arg = w;
 			node->next = w->sessions;
 			node->prev = NULL;

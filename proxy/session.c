@@ -1808,6 +1808,16 @@ session_proxy_input(struct session *s, struct evbuffer *in)
 		s->peerlen = r.srclen;
 		s->tenant = policy_tenant_for_client(s->cfg,
 		    (const struct sockaddr *)&s->peer);
+		/* The per-IP cap applies to the client, not the balancer. */
+		if (s->owner.on_client != NULL &&
+		    s->owner.on_client(s->owner.arg, s->tag, &s->peer) == -1) {
+			log_event(LOG_WARNING, s->sid, "too_many_connections",
+			    "client=%s via=proxy", io_peer_addr(s->io));
+			metrics_refusal("too_many_connections");
+			session_close(s, "421 4.7.0 Error: too many connections "
+			    "from your address");
+			return -1;
+		}
 	}
 	l = log_begin(LOG_INFO, s->sid, "proxy");
 	log_kv(l, "version", "%d", r.version);

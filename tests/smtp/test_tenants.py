@@ -254,7 +254,8 @@ class ExtraEd25519(TenantTest):
 
 class ProxyBalancer(unittest.TestCase):
     """limits.max_connections_per_ip caps clients, not the balancer that
-    carries all of them to a PROXY listener."""
+    carries all of them to a PROXY listener: behind it, each real client
+    (from the PROXY header) is capped."""
 
     def test_balancer_not_capped(self):
         port = free_port()
@@ -270,6 +271,17 @@ class ProxyBalancer(unittest.TestCase):
             self.addCleanup(c.close)
             c.send(b"PROXY TCP4 203.0.113.%d 192.0.2.1 4000 25\r\n" % (i + 1))
             self.assertEqual(c.read_reply().code, 220, i)
+        # One real client behind the balancer is capped like a direct one.
+        same = []
+        for i in range(3):
+            c = RawSMTP(port, source="127.0.0.9")
+            same.append(c)
+            self.addCleanup(c.close)
+            c.send(b"PROXY TCP4 203.0.113.50 192.0.2.1 %d 25\r\n" % (4000 + i))
+        replies = [c.read_reply() for c in same]
+        self.assertEqual([r.code for r in replies], [220, 220, 421])
+        self.assertEqual(replies[2].enhanced, "4.7.0")
+        self.assertTrue(same[2].expect_closed())
         # Direct clients are still capped.
         direct = []
         for i in range(3):
