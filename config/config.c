@@ -2759,6 +2759,13 @@ static const struct field rate_fields[] = {
 	FEND,
 };
 
+/* A tenant's own header lists (its mail only); checked as signing's. */
+static const struct field tenant_signing_fields[] = {
+	FFN("headers", signing_headers),
+	FFN("oversign", signing_oversign),
+	FEND,
+};
+
 static const struct field tenant_fields[] = {
 	FFNREQ("name", tenant_name),
 	FFN("networks", tenant_networks),
@@ -2770,6 +2777,8 @@ static const struct field tenant_fields[] = {
 	    unsigned_names),
 	FBOOL("allow_null_sender", struct config_tenant, allow_null_sender),
 	FMAP("rate", rate_fields),
+	{ "signing", F_MAP, offsetof(struct config_tenant, signing), 0, 0, NULL,
+	    tenant_signing_fields, NULL, 0 },
 	FEND,
 };
 

@@ -230,6 +230,8 @@ struct config_tenant {
 	const struct config_extra_sig	*extra_signatures;
 	size_t				 nextra_signatures;
 	enum config_unsigned		 unsigned_mail;	/* key "unsigned" */
+	/* Only headers and oversign; nheaders 0: the global signing's. */
+	struct config_signing		 signing;
 	int				 allow_null_sender;
 	/* 0: no limit.  Counted per tenant over rate_window_s (DK-07). */
 	uint64_t			 rate_messages;

@@ -40,6 +40,7 @@
 #include <event2/thread.h>
 
 #include "config/config.h"
+#include "proxy/auth.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/msg/buf.h"
@@ -153,9 +154,13 @@ sa_name(const struct sockaddr_storage *ss, char *out, size_t len)
 		snprintf(out, len, "unknown");
 }
 
-/* Count one more connection from ss; -1 if over the per-IP cap. */
+/*
+ * Count one more connection from ss; -1 if over the per-IP cap.  A PROXY
+ * listener's peer is the balancer, carrying everybody's connections: it
+ * is counted but never capped.
+ */
 static int
-conn_count_add(const struct sockaddr_storage *ss)
+conn_count_add(const struct sockaddr_storage *ss, int capped)
 {
 	struct ipcount	*ip = NULL, *n;
 	uint8_t		 a[16];
@@ -167,7 +172,7 @@ conn_count_add(const struct sockaddr_storage *ss)
 	for (i = 0; i < g.nips; i++)
 		if (g.ips[i].family == fam && memcmp(g.ips[i].addr, a, 16) == 0)
 			ip = &g.ips[i];
-	if (ip != NULL && g.max_per_ip > 0 && ip->n >= g.max_per_ip)
+	if (capped && ip != NULL && g.max_per_ip > 0 && ip->n >= g.max_per_ip)
 		goto done;
 	if (ip == NULL) {
 		if (g.nips == g.capips) {
@@ -299,6 +304,20 @@ worker_session_end(void *arg, void *tag)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* A PROXY client's real address: move the count there, capped. */
+static int
+worker_session_client(void *arg, void *tag, const struct sockaddr_storage *ss)
+{
+	struct sess_node	*node = tag;
+
+	(void)arg;
+	if (conn_count_add(ss, 1) == -1)
+		return -1;
+	conn_count_del(&node->ss);
+	memcpy(&node->ss, ss, sizeof(node->ss));
+	return 0;
+}
+
 static void
 worker_pipe_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -317,6 +336,7 @@ worker_pipe_cb(evutil_socket_t fd, short what, void *arg)
 		case WORKER_CONN:
 			node = m.node;
 			owner.on_end = worker_session_end;
+			owner.on_client = worker_session_client;
 			owner.arg = w;
 			node->next = w->sessions;
 			node->prev = NULL;
@@ -429,7 +449,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	char			 ip[INET6_ADDRSTRLEN], line[512];
 
 	(void)l;
-	(void)arg;
 	if (g.draining) {
 		refuse(fd, "421 4.3.2 Service shutting down\r\n");
 		return;
@@ -440,7 +459,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	memcpy(&node->ss, sa, (size_t)salen < sizeof(node->ss) ?
 	    (size_t)salen : sizeof(node->ss));
-	if (conn_count_add(&node->ss) == -1) {
+	/* arg is non-NULL on PROXY listeners (open_listeners). */
+	if (conn_count_add(&node->ss, arg == NULL) == -1) {
 		sa_name(&node->ss, ip, sizeof(ip));
 		log_event(LOG_WARNING, NULL, "too_many_connections",
 		    "client=%s limit=%llu", ip,
@@ -699,6 +719,9 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(g.base, NULL);
 }
 
+/* The accept callback's argument on PROXY listeners. */
+static const int	 proxy_listener = 1;
+
 static int
 open_listeners(const struct config *cfg)
 {
@@ -711,7 +734,8 @@ open_listeners(const struct config *cfg)
 	for (i = 0; i < cfg->nlisteners; i++) {
 		a = &cfg->listeners[i].address;
 		g.listeners[i] = evconnlistener_new_bind(g.base, accept_cb,
-		    NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    cfg->listeners[i].proxy_protocol != CONFIG_PROXY_OFF ?
+		    (void *)&proxy_listener : NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 		    LEV_OPT_CLOSE_ON_EXEC, 128,
 		    (const struct sockaddr *)&a->sa, (int)a->salen);
 		if (g.listeners[i] == NULL) {
@@ -910,6 +934,10 @@ main(int argc, char **argv)
 	}
 	if ((g.workers = calloc(g.nworkers, sizeof(*g.workers))) == NULL)
 		return 1;
+	if (auth_pool_start(0) == -1) {
+		fprintf(stderr, "signetd: cannot start the AUTH verifiers\n");
+		return 1;
+	}
 	/* Workers block every signal themselves; the main thread now takes
 	 * the held ones through the event base. */
 	pthread_sigmask(SIG_UNBLOCK, &ctlsigs, NULL);
@@ -932,6 +960,8 @@ main(int argc, char **argv)
 
 	for (i = 0; i < g.nworkers; i++)
 		pthread_join(g.workers[i].thread, NULL);
+	/* Verifications still queued target the bases freed below. */
+	auth_pool_stop();
 	log_event(LOG_INFO, NULL, "drain", "stage=done");
 	for (i = 0; i < g.nlisteners; i++)
 		evconnlistener_free(g.listeners[i]);

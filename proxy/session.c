@@ -49,6 +49,7 @@
 #include "keys/signer.h"
 #include "keys/store.h"
 #include "proxy/arcd.h"
+#include "proxy/auth.h"
 #include "proxy/framer.h"
 #include "proxy/io.h"
 #include "proxy/log.h"
@@ -79,6 +80,7 @@
 #define SESSION_PIPE_LOG	100	/* escaped octets logged (SM-06, PR-03) */
 #define SESSION_ABORT_FLUSH_S	1.0	/* last reply after the drain timeout */
 #define SESSION_FOLD_SHOULD	78	/* RFC 5322 2.1.1 line length SHOULD */
+#define SESSION_AUTH_CMD	32	/* "AUTH LOGIN " ahead of a response */
 /*
  * Memory part of the spool for a message announced (MAIL SIZE=) larger
  * than spool_memory_max: it spills anyway, and keeping the full memory
@@ -99,14 +101,15 @@ enum session_state {
 	SESSION_RCPT,		/* a recipient accepted */
 	SESSION_DATA,		/* reading message content */
 	SESSION_WAIT,		/* the upstream has our command; input held */
+	SESSION_AUTH,		/* SASL exchange: a response line is due */
 	SESSION_CLOSING,	/* last reply being flushed */
 	SESSION_TLS,		/* TLS handshake; input held */
 	SESSION_STATE_COUNT
 };
 
 static const char *const session_state_names[] = {
-	"greeting", "helo", "ready", "mail", "rcpt", "data", "wait", "closing",
-	"tls"
+	"greeting", "helo", "ready", "mail", "rcpt", "data", "wait", "auth",
+	"closing", "tls"
 };
 
 /* What the session waits for in SESSION_WAIT. */
@@ -115,7 +118,8 @@ enum session_wait {
 	WAIT_MAIL,
 	WAIT_RCPT,
 	WAIT_ARC,	/* our ARC job: key lookups, then the seal */
-	WAIT_FINAL
+	WAIT_FINAL,
+	WAIT_AUTH		/* the verifier pool has the password */
 };
 
 struct session_sig {
@@ -136,6 +140,16 @@ struct session {
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	int			 proxy_accept;	/* PROXY header awaited */
+	struct event_base	*base;
+	/* SMTP AUTH (auth.h): the listener's setting and the identity. */
+	enum config_auth	 auth_mode;
+	int			 listen_loopback;
+	struct auth_sasl	*sasl;
+	uint64_t		 auth_id;	/* verification in flight */
+	unsigned int		 auth_fails;	/* in this session (TL-05) */
+	int			 discard_auth;	/* the overlong line is AUTH */
+	char			 auth_user[AUTH_USER_MAX + 1];	/* "": none */
+	char			 auth_try[AUTH_USER_MAX + 1];
 	char			 sid[24];
 	char			 host[SESSION_HOST_MAX];
 	char			 helo[SESSION_HELO_MAX + 1];
@@ -223,6 +237,8 @@ static void	cmd_xclient(struct session *);
 static void	cmd_starttls(struct session *);
 static void	session_tls_start(struct session *, struct ssl_st *,
 		    enum io_tls_role);
+static void	cmd_auth(struct session *);
+static int	session_auth_overlong(struct session *);
 
 static const struct session_cmd {
 	enum smtp_verb	 verb;
@@ -247,7 +263,7 @@ static const struct session_cmd {
 	{ SMTP_VERB_EXPN, ST_CMD, cmd_vrfy, 1, NULL },
 	{ SMTP_VERB_HELP, ST_CMD, cmd_not_impl, 1, NULL },
 	{ SMTP_VERB_STARTTLS, ST_CMD, cmd_starttls, 0, NULL },
-	{ SMTP_VERB_AUTH, ST_CMD, cmd_not_impl, 0, NULL },
+	{ SMTP_VERB_AUTH, ST_HELOED, cmd_auth, 0, NULL },
 	{ SMTP_VERB_ETRN, ST_CMD, cmd_not_impl, 0, NULL },
 	{ SMTP_VERB_TURN, ST_CMD, cmd_not_impl, 0, NULL },
 	{ SMTP_VERB_XCLIENT, ST_CMD, cmd_xclient, 0, NULL },
@@ -491,6 +507,7 @@ session_enter(struct session *s, enum session_state st)
 	case SESSION_HELO:
 	case SESSION_MAIL:
 	case SESSION_RCPT:
+	case SESSION_AUTH:
 		io_deadline(s->io, ms(lim->idle_timeout_ms));
 		if (!session_delaying(s))
 			io_release(s->io, IO_HOLD_OWNER);
@@ -574,6 +591,237 @@ session_client_info(struct session *s)
 	relay_set_client(s->relay, &c);
 }
 
+/* SMTP AUTH (RFC 4954; TL-05, TL-06, TL-07): the exchange is auth.c's. */
+
+static int
+session_is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*a4 = (const void *)ss;
+	const struct sockaddr_in6	*a6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+	return 0;
+}
+
+static void
+session_auth_listener(struct session *s, const struct config_listener *ls)
+{
+	s->auth_mode = ls != NULL ? ls->auth : CONFIG_AUTH_OFF;
+	s->listen_loopback = ls != NULL &&
+	    session_is_loopback(&ls->address.sa);
+}
+
+/* Passwords only under TLS, or on a listener bound to loopback (TL-06). */
+static int
+session_auth_offered(const struct session *s)
+{
+	return s->auth_mode != CONFIG_AUTH_OFF &&
+	    (io_tls(s->io) != NULL || s->listen_loopback);
+}
+
+/*
+ * The tenant the client acts for: its AUTH user's, which wins over its
+ * network and is fixed for the session; else, unless the listener wants
+ * AUTH, its network's (promise 4).
+ */
+static const struct config_tenant *
+session_identity(struct session *s)
+{
+	if (s->auth_user[0] != '\0')
+		return config_tenant_for_user(s->cfg, s->auth_user, NULL);
+	if (s->auth_mode == CONFIG_AUTH_REQUIRED)
+		return NULL;
+	return policy_tenant_for_client(s->cfg,
+	    (const struct sockaddr *)&s->peer);
+}
+
+/*
+ * A failed login: counted for the client's address across workers, the
+ * 535 held back longer for each failure from that address; the session
+ * ends at limits.auth_failures (TL-05).
+ */
+static void
+session_auth_failed(struct session *s, const char *reply)
+{
+	const struct config_limits	*lim = &s->cfg->limits;
+	struct log_line			*l;
+	struct timeval			 tv;
+	uint64_t			 d;
+	unsigned int			 n;
+
+	n = auth_failures_add((const struct sockaddr *)&s->peer);
+	s->auth_fails++;
+	s->errors++;
+	l = log_begin(LOG_WARNING, s->sid, "auth_failed");
+	log_kv_esc(l, "user", s->auth_try, strlen(s->auth_try));
+	log_kv(l, "client", "%s", io_peer_addr(s->io));
+	log_kv(l, "mech", "%s", auth_sasl_mech(s->sasl));
+	log_kv(l, "failures", "%u", n);
+	log_end(l);
+	metrics_refusal("auth_failed");
+	s->auth_try[0] = '\0';
+	auth_sasl_reset(s->sasl);
+	if (s->auth_fails >= lim->auth_failures) {
+		session_close(s, "421 4.7.0 Error: too many authentication "
+		    "failures");
+		return;
+	}
+	d = auth_fail_delay_ms(lim->error_delay_ms, n);
+	buf_reset(s->delayed);
+	buf_printf(s->delayed, "%s\r\n", reply);
+	if (d == 0) {
+		session_write(s, buf_data(s->delayed), buf_len(s->delayed));
+		buf_reset(s->delayed);
+	} else {
+		io_hold(s->io, IO_HOLD_OWNER);
+		tv.tv_sec = (time_t)(d / 1000);
+		tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+		evtimer_add(s->delay_ev, &tv);
+	}
+	session_enter(s, SESSION_READY);
+}
+
+/* The verifier's answer, on this worker's thread (auth_verify). */
+static void
+session_auth_done(void *arg, uint64_t id, int ok)
+{
+	struct session	*s = arg;
+	struct log_line	*l;
+
+	if (id != s->auth_id || s->state != SESSION_WAIT ||
+	    s->wait != WAIT_AUTH)
+		return;
+	s->auth_id = 0;
+	s->wait = WAIT_NONE;
+	if (!ok) {
+		session_auth_failed(s, "535 5.7.8 Error: authentication "
+		    "failed");
+		return;
+	}
+	memcpy(s->auth_user, s->auth_try, sizeof(s->auth_user));
+	s->auth_try[0] = '\0';
+	s->tenant = config_tenant_for_user(s->cfg, s->auth_user, NULL);
+	l = log_begin(LOG_INFO, s->sid, "auth");
+	log_kv_esc(l, "user", s->auth_user, strlen(s->auth_user));
+	log_kv(l, "tenant", "%s", s->tenant != NULL ? s->tenant->name : "-");
+	log_kv(l, "mech", "%s", auth_sasl_mech(s->sasl));
+	log_end(l);
+	auth_sasl_reset(s->sasl);
+	session_reply(s, 235, "2.7.0", "Authentication successful");
+	session_enter(s, SESSION_READY);
+}
+
+static void
+session_auth_step(struct session *s, enum auth_step st, const char *reply)
+{
+	const struct config_user	*u = NULL;
+	const uint8_t			*pw;
+	size_t				 pwlen;
+
+	switch (st) {
+	case AUTH_STEP_CHALLENGE:
+		buf_reset(s->reply);
+		buf_printf(s->reply, "%s\r\n", reply);
+		session_write(s, buf_data(s->reply), buf_len(s->reply));
+		session_enter(s, SESSION_AUTH);
+		return;
+	case AUTH_STEP_FAIL:
+		session_reply_line(s, reply);
+		session_enter(s, SESSION_READY);
+		return;
+	case AUTH_STEP_REFUSED:
+		session_auth_failed(s, reply);
+		return;
+	case AUTH_STEP_DONE:
+		break;
+	}
+	snprintf(s->auth_try, sizeof(s->auth_try), "%s",
+	    auth_sasl_user(s->sasl));
+	(void)config_tenant_for_user(s->cfg, s->auth_try, &u);
+	pw = auth_sasl_password(s->sasl, &pwlen);
+	s->auth_id = auth_verify(s->base, u != NULL ? u->password : NULL, pw,
+	    pwlen, session_auth_done, s);
+	if (s->auth_id == 0) {
+		auth_sasl_reset(s->sasl);
+		log_event(LOG_ERR, s->sid, "auth_unavailable", "client=%s",
+		    io_peer_addr(s->io));
+		session_reply_line(s, "454 4.7.0 Temporary authentication "
+		    "failure");
+		session_enter(s, SESSION_READY);
+		return;
+	}
+	session_wait(s, WAIT_AUTH);
+}
+
+/* One response line of the exchange (CRLF included). */
+static void
+session_auth_line(struct session *s, const uint8_t *p, size_t n)
+{
+	enum auth_step	 st;
+	const char	*reply;
+
+	if (n < 2 || p[n - 2] != '\r' || memchr(p, '\0', n) != NULL) {
+		auth_sasl_reset(s->sasl);
+		session_reply_line(s, "501 5.5.2 Cannot decode response");
+		session_enter(s, SESSION_READY);
+		return;
+	}
+	st = auth_sasl_next(s->sasl, p, n - 2, &reply);
+	session_auth_step(s, st, reply);
+}
+
+static void
+cmd_auth(struct session *s)
+{
+	const uint8_t	*mech, *resp;
+	size_t		 mlen, rlen;
+	enum auth_step	 st;
+	const char	*reply;
+
+	if (s->auth_mode == CONFIG_AUTH_OFF) {
+		cmd_not_impl(s);
+		return;
+	}
+	if (!session_auth_offered(s)) {
+		session_reply_line(s, "538 5.7.11 Encryption required for "
+		    "requested authentication mechanism");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		session_reply_line(s, "503 5.5.1 Error: already "
+		    "authenticated");
+		return;
+	}
+	if (s->state == SESSION_MAIL || s->state == SESSION_RCPT) {
+		session_reply_line(s, "503 5.5.1 Error: MAIL transaction in "
+		    "progress");
+		return;
+	}
+	/* TL-05: an address past its failures is not even checked. */
+	if (auth_failures_get((const struct sockaddr *)&s->peer) >=
+	    s->cfg->limits.auth_failures) {
+		log_event(LOG_WARNING, s->sid, "auth_throttled", "client=%s",
+		    io_peer_addr(s->io));
+		metrics_refusal("auth_throttled");
+		session_reply_line(s, "454 4.7.0 Temporary authentication "
+		    "failure");
+		return;
+	}
+	if (s->sasl == NULL && (s->sasl = auth_sasl_new()) == NULL) {
+		session_reply_line(s, "454 4.7.0 Temporary authentication "
+		    "failure");
+		return;
+	}
+	session_refresh_snapshot(s);
+	mech = smtp_cmd_arg(s->cmd, &mlen);
+	resp = smtp_cmd_auth_response(s->cmd, &rlen);
+	st = auth_sasl_start(s->sasl, mech, mlen, resp, rlen, &reply);
+	session_auth_step(s, st, reply);
+}
+
 static void
 cmd_ehlo(struct session *s)
 {
@@ -597,6 +845,8 @@ cmd_ehlo(struct session *s)
 		lines[n++] = "STARTTLS";
 	lines[n++] = "CHUNKING";
 	lines[n++] = "ENHANCEDSTATUSCODES";
+	if (session_auth_offered(s))
+		lines[n++] = "AUTH PLAIN LOGIN";
 	buf_reset(s->reply);
 	smtp_reply_multi(s->reply, 250, NULL, lines, n);
 	session_send(s, 0);
@@ -646,11 +896,11 @@ cmd_mail(struct session *s)
 	struct log_line	*l;
 
 	session_refresh_snapshot(s);
-	s->tenant = policy_tenant_for_client(s->cfg,
-	    (const struct sockaddr *)&s->peer);
-	/* A pinned client certificate names its tenant (tls.h). */
-	if (s->has_cert && (t = policy_tenant_for_cert(s->cfg, s->cert_fp)) !=
-	    NULL)
+	s->tenant = session_identity(s);
+	/* A pinned client certificate names its tenant (tls.h), unless
+	 * AUTH already named one. */
+	if (s->auth_user[0] == '\0' && s->has_cert &&
+	    (t = policy_tenant_for_cert(s->cfg, s->cert_fp)) != NULL)
 		s->tenant = t;
 	if (s->tenant == NULL) {
 		log_event(LOG_INFO, s->sid, "relay_denied", "client=%s",
@@ -1025,6 +1275,10 @@ session_tls_ready(struct session *s)
 	log_end(l);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	/* Nothing said in plaintext counts, a SASL exchange included. */
+	s->auth_user[0] = '\0';
+	s->auth_try[0] = '\0';
+	auth_sasl_reset(s->sasl);
 	session_txn_reset(s);
 	if (s->implicit_tls) {
 		session_enter(s, SESSION_GREETING);
@@ -1092,7 +1346,9 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 		    "command");
 		return;
 	}
-	err = smtp_cmd_parse(s->cmd, p, n - 2, SESSION_EXT,
+	/* MAIL AUTH= (RFC 4954 5) is sent by clients that saw AUTH. */
+	err = smtp_cmd_parse(s->cmd, p, n - 2, SESSION_EXT |
+	    (session_auth_offered(s) ? SMTP_EXT_AUTH : 0),
 	    s->smtputf8 ? SMTP_CMD_TXN_UTF8 : 0);
 	verb = smtp_cmd_verb(s->cmd);
 	c = session_lookup(verb);
@@ -1124,6 +1380,11 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 		session_enter(s, SESSION_CLOSING);
 		return;
 	}
+	if (err == SMTP_CMD_ERR_TOO_LONG && verb == SMTP_VERB_AUTH) {
+		s->discard_auth = 1;
+		session_auth_overlong(s);
+		return;
+	}
 	if (err != SMTP_CMD_OK) {
 		buf_reset(s->reply);
 		if (smtp_cmd_reply(s->cmd, err, s->reply) == -1)
@@ -1142,6 +1403,47 @@ session_command(struct session *s, const uint8_t *p, size_t n)
 		return;
 	}
 	c->fn(s);
+}
+
+/*
+ * AUTH lines may be longer than commands: RFC 4954 4 allows 12288 octets
+ * (limits.auth_line_max).  Decided on the line's first octets, so an
+ * overlong AUTH line is answered as one (TL-07).
+ */
+static size_t
+session_line_max(struct session *s, struct evbuffer *in)
+{
+	size_t		 cmd = (size_t)s->cfg->limits.command_line_max;
+	size_t		 auth = (size_t)s->cfg->limits.auth_line_max + 2;
+	uint8_t		 head[5];
+
+	s->discard_auth = 0;
+	if (s->state == SESSION_AUTH) {
+		s->discard_auth = 1;
+		return auth;
+	}
+	if (s->auth_mode == CONFIG_AUTH_OFF ||
+	    evbuffer_copyout(in, head, sizeof(head)) != sizeof(head) ||
+	    evutil_ascii_strncasecmp((const char *)head, "AUTH ", 5) != 0)
+		return cmd;
+	s->discard_auth = 1;
+	auth += SESSION_AUTH_CMD;
+	return auth > cmd ? auth : cmd;
+}
+
+/* An overlong line was dropped: 1 if it was AUTH's and is answered. */
+static int
+session_auth_overlong(struct session *s)
+{
+	if (!s->discard_auth)
+		return 0;
+	s->discard_auth = 0;
+	auth_sasl_reset(s->sasl);
+	session_reply_line(s, "500 5.5.6 Authentication exchange line is too "
+	    "long");
+	if (s->state == SESSION_AUTH)
+		session_enter(s, SESSION_READY);
+	return 1;
 }
 
 /*
@@ -1167,10 +1469,13 @@ session_getline(struct session *s, struct evbuffer *in)
 			s->discarding = 0;
 			log_event(LOG_INFO, s->sid, "line_too_long",
 			    "client=%s", io_peer_addr(s->io));
+			if (session_auth_overlong(s))
+				return 0;
 			session_reply_line(s, "500 5.5.2 Error: command line "
 			    "too long");
 			return 0;
 		}
+		max = session_line_max(s, in);
 		if (pos.pos < 0) {
 			if (evbuffer_get_length(in) < max)
 				return 0;
@@ -1222,27 +1527,9 @@ session_canon(enum config_canon c)
 	return c == CONFIG_CANON_SIMPLE ? CANON_SIMPLE : CANON_RELAXED;
 }
 
-static void	session_add_key(struct session *, const char *, const char *,
-		    const struct keys_key *);
-
 static void
-session_add_sig(struct session *s, const char *domain, const char *sel)
-{
-	const struct keys_key	*k;
-
-	if (s->nsigs == SESSION_SIGS_MAX)
-		return;
-	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
-		log_event(LOG_WARNING, s->sid, "signing_key_missing",
-		    "d=%s s=%s", domain, sel);
-		return;
-	}
-	session_add_key(s, domain, sel, k);
-}
-
-static void
-session_add_key(struct session *s, const char *domain, const char *sel,
-    const struct keys_key *k)
+session_add_key(struct session *s, const struct keys_key *k,
+    const char *domain, const char *sel)
 {
 	struct session_sig	*g;
 
@@ -1253,6 +1540,19 @@ session_add_key(struct session *s, const char *domain, const char *sel,
 	g->alg = keys_alg(k);
 	snprintf(g->domain, sizeof(g->domain), "%s", domain);
 	snprintf(g->selector, sizeof(g->selector), "%s", sel);
+}
+
+static void
+session_add_sig(struct session *s, const char *domain, const char *sel)
+{
+	const struct keys_key	*k;
+
+	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
+		log_event(LOG_WARNING, s->sid, "signing_key_missing",
+		    "d=%s s=%s", domain, sel);
+		return;
+	}
+	session_add_key(s, k, domain, sel);
 }
 
 /* Decide the signatures: the From domain's selectors, then extras. */
@@ -1272,16 +1572,19 @@ session_choose_keys(struct session *s)
 	}
 	if (s->nsigs == 0)
 		return -1;
-	/* RFC 8463's signature beside RSA, under its rotated selector. */
-	if (d->extra_ed25519 && d->algorithm != CONFIG_ALG_ED25519) {
-		if ((k = snapshot_role_key(s->snap, d->name,
-		    STORE_ROLE_ED25519, NULL, KEYS_ALG_ED25519_SHA256,
-		    &sel)) != NULL)
-			session_add_key(s, d->name, sel, k);
-		else
-			log_event(LOG_WARNING, s->sid, "signing_key_missing",
-			    "d=%s role=ed25519", d->name);
-	}
+	/*
+	 * RFC 8463: Ed25519 next to RSA; verifiers skip what they lack.  The
+	 * rotated key of the ed25519 role when rotation manages it, else
+	 * every Ed25519 key imported by hand under a selector of its own.
+	 */
+	if (d->extra_ed25519 && (k = snapshot_role_key(s->snap, d->name,
+	    STORE_ROLE_ED25519, NULL, KEYS_ALG_ED25519_SHA256, &sel)) != NULL)
+		session_add_key(s, k, d->name, sel);
+	else
+		for (i = 0; d->extra_ed25519 && (k = snapshot_extra_ed25519(
+		    s->snap, d->name, d->selectors, d->nselectors, i, &sel)) !=
+		    NULL; i++)
+			session_add_key(s, k, d->name, sel);
 	for (i = 0; i < s->tenant->nextra_signatures; i++)
 		session_add_sig(s, s->tenant->extra_signatures[i].domain,
 		    s->tenant->extra_signatures[i].selector);
@@ -1457,6 +1760,7 @@ static void
 session_header_done(struct session *s)
 {
 	const struct config_limits	*lim = &s->cfg->limits;
+	const struct config_signing	*sg;
 	struct hdr_limits		 hl;
 	struct dkim_params		 p;
 	enum hdr_err			 e;
@@ -1555,10 +1859,12 @@ session_header_done(struct session *s)
 		p.selector = s->sigs[i].selector;
 		p.time = (int64_t)time(NULL);
 		p.expiration = s->cfg->signing.expiration_s;
-		p.sign = (const char *const *)s->cfg->signing.headers;
-		p.nsign = s->cfg->signing.nheaders;
-		p.oversign = (const char *const *)s->cfg->signing.oversign;
-		p.noversign = s->cfg->signing.noversign;
+		sg = s->tenant->signing.nheaders > 0 ? &s->tenant->signing :
+		    &s->cfg->signing;
+		p.sign = (const char *const *)sg->headers;
+		p.nsign = sg->nheaders;
+		p.oversign = (const char *const *)sg->oversign;
+		p.noversign = sg->noversign;
 		if (p.nsign == 0) {
 			p.sign = dkim_default_sign;
 			p.nsign = dkim_default_nsign;
@@ -1644,9 +1950,11 @@ session_received(struct session *s, struct buf *out)
 	if (io_tls(s->io) != NULL)
 		buf_printf(out, "\t(using %s with cipher %s)\r\n",
 		    tls_version(io_tls(s->io)), tls_cipher(io_tls(s->io)));
-	buf_printf(out, "\tby %s (signet) with %s id %s;\r\n\t%s\r\n",
-	    s->host, !s->esmtp ? "SMTP" : io_tls(s->io) != NULL ? "ESMTPS" :
-	    "ESMTP", s->sid, date);
+	/* RFC 3848: ESMTP, plus S under TLS, plus A once authenticated. */
+	buf_printf(out, "\tby %s (signet) with %s%s%s id %s;\r\n\t%s\r\n",
+	    s->host, !s->esmtp ? "SMTP" : "ESMTP",
+	    s->esmtp && io_tls(s->io) != NULL ? "S" : "",
+	    s->esmtp && s->auth_user[0] != '\0' ? "A" : "", s->sid, date);
 }
 
 static void
@@ -1883,6 +2191,10 @@ session_relay_cb(void *arg, const struct relay_reply *r)
 		}
 		session_enter(s, SESSION_READY);
 		break;
+	case WAIT_AUTH:
+		/* Not the relay's turn: keep waiting for the verifier. */
+		s->wait = WAIT_AUTH;
+		return;
 	case WAIT_ARC:
 	case WAIT_NONE:
 		break;
@@ -1955,6 +2267,16 @@ session_proxy_input(struct session *s, struct evbuffer *in)
 		s->peerlen = r.srclen;
 		s->tenant = policy_tenant_for_client(s->cfg,
 		    (const struct sockaddr *)&s->peer);
+		/* The per-IP cap applies to the client, not the balancer. */
+		if (s->owner.on_client != NULL &&
+		    s->owner.on_client(s->owner.arg, s->tag, &s->peer) == -1) {
+			log_event(LOG_WARNING, s->sid, "too_many_connections",
+			    "client=%s via=proxy", io_peer_addr(s->io));
+			metrics_refusal("too_many_connections");
+			session_close(s, "421 4.7.0 Error: too many connections "
+			    "from your address");
+			return -1;
+		}
 	}
 	l = log_begin(LOG_INFO, s->sid, "proxy");
 	log_kv(l, "version", "%d", r.version);
@@ -1997,21 +2319,27 @@ session_listener_is(const struct sockaddr_storage *la,
 	return 0;
 }
 
-/* Which PROXY versions the listener that accepted fd expects, if any. */
-static int
-session_proxy_wanted(const struct config *cfg, int fd)
+/* The configured listener that accepted fd, or NULL. */
+static const struct config_listener *
+session_listener(const struct config *cfg, int fd)
 {
 	struct sockaddr_storage		 ss;
-	const struct config_listener	*ls;
 	socklen_t			 len = sizeof(ss);
 	size_t				 i;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return 0;
-	for (i = 0; i < cfg->nlisteners; i++) {
-		ls = &cfg->listeners[i];
-		if (!session_listener_is(&ls->address.sa, &ss))
-			continue;
+		return NULL;
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (session_listener_is(&cfg->listeners[i].address.sa, &ss))
+			return &cfg->listeners[i];
+	return NULL;
+}
+
+/* Which PROXY versions the listener ls expects, if any. */
+static int
+session_proxy_wanted(const struct config_listener *ls)
+{
+	if (ls != NULL) {
 		switch (ls->proxy_protocol) {
 		case CONFIG_PROXY_OFF:
 			return 0;
@@ -2028,24 +2356,15 @@ session_proxy_wanted(const struct config *cfg, int fd)
 
 /* The accepting listener's TLS context (a reference) and mode. */
 static void
-session_tls_listener(struct session *s, int fd)
+session_tls_listener(struct session *s, const struct config_listener *ls)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	size_t			 i;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (ls == NULL)
 		return;
-	for (i = 0; i < s->cfg->nlisteners; i++) {
-		if (!session_listener_is(&s->cfg->listeners[i].address.sa,
-		    &ss))
-			continue;
-		s->implicit_tls = s->cfg->listeners[i].implicit_tls;
-		s->tls_ctx = tls_set_ctx(snapshot_tls(s->snap), i);
-		if (s->tls_ctx != NULL)
-			tls_ctx_hold(s->tls_ctx);
-		return;
-	}
+	s->implicit_tls = ls->implicit_tls;
+	s->tls_ctx = tls_set_ctx(snapshot_tls(s->snap),
+	    (size_t)(ls - s->cfg->listeners));
+	if (s->tls_ctx != NULL)
+		tls_ctx_hold(s->tls_ctx);
 }
 
 static void
@@ -2074,6 +2393,12 @@ session_process(struct session *s)
 			return;
 		case SESSION_DATA:
 			session_data_input(s, in);
+			break;
+		case SESSION_AUTH:
+			if (!session_getline(s, in))
+				return;
+			session_auth_line(s, buf_data(s->line),
+			    buf_len(s->line));
 			break;
 		case SESSION_HELO:
 		case SESSION_READY:
@@ -2179,6 +2504,8 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	log_event(LOG_INFO, s->sid, "disconnect", "messages=%llu errors=%llu",
 	    (unsigned long long)s->messages, (unsigned long long)s->errors);
 	relay_free(s->relay);
+	auth_verify_cancel(s->auth_id);
+	auth_sasl_free(s->sasl);
 	session_txn_reset(s);
 	spool_free(s->spool);
 	io_free(s->io);
@@ -2213,9 +2540,10 @@ struct session *
 session_new(struct event_base *base, int fd, const struct session_owner *o,
     void *tag)
 {
-	struct session	*s;
-	struct log_line	*l;
-	uint8_t		 rnd[6];
+	struct session			*s;
+	const struct config_listener	*ls;
+	struct log_line			*l;
+	uint8_t				 rnd[6];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
@@ -2223,6 +2551,7 @@ session_new(struct event_base *base, int fd, const struct session_owner *o,
 	}
 	s->owner = *o;
 	s->tag = tag;
+	s->base = base;
 	s->peerlen = sizeof(s->peer);
 	if (getpeername(fd, (struct sockaddr *)&s->peer, &s->peerlen) == -1)
 		s->peerlen = 0;
@@ -2235,8 +2564,10 @@ session_new(struct event_base *base, int fd, const struct session_owner *o,
 	if (s->snap == NULL || s->free_ev == NULL)
 		goto fail;
 	s->cfg = snapshot_config(s->snap);
-	s->proxy_accept = session_proxy_wanted(s->cfg, fd);
-	session_tls_listener(s, fd);
+	ls = session_listener(s->cfg, fd);
+	s->proxy_accept = session_proxy_wanted(ls);
+	session_auth_listener(s, ls);
+	session_tls_listener(s, ls);
 	if ((s->io = io_new(base, fd, &session_io_cb, s)) == NULL) {
 		fd = -1;
 		goto fail;
@@ -2245,7 +2576,10 @@ session_new(struct event_base *base, int fd, const struct session_owner *o,
 	s->relay = relay_new(base, s->cfg, s->sid, session_relay_cb, s);
 	s->greet_ev = evtimer_new(base, session_greet_cb, s);
 	s->delay_ev = evtimer_new(base, session_delay_cb, s);
-	s->line = buf_new((size_t)s->cfg->limits.command_line_max);
+	s->line = buf_new((size_t)(s->cfg->limits.command_line_max >
+	    s->cfg->limits.auth_line_max + SESSION_AUTH_CMD ?
+	    s->cfg->limits.command_line_max :
+	    s->cfg->limits.auth_line_max + SESSION_AUTH_CMD));
 	s->reply = buf_new(SESSION_REPLY_MAX);
 	s->delayed = buf_new(SESSION_REPLY_MAX);
 	s->cmd = smtp_cmd_new();
@@ -2293,7 +2627,7 @@ session_drain(struct session *s)
 
 	s->draining = 1;
 	if (s->state == SESSION_HELO || s->state == SESSION_READY ||
-	    s->state == SESSION_GREETING) {
+	    s->state == SESSION_GREETING || s->state == SESSION_AUTH) {
 		snprintf(line, sizeof(line), "421 4.3.2 %s Error: service "
 		    "shutting down", s->host);
 		session_close(s, line);

@@ -9,12 +9,21 @@
 #ifndef SIGNET_SESSION_H
 #define SIGNET_SESSION_H
 
+#include <sys/socket.h>
+
 struct event_base;
 struct session;
 
 struct session_owner {
 	/* Called once, after the session is gone. */
 	void	(*on_end)(void *arg, void *tag);
+	/*
+	 * A PROXY header named the real client (may be NULL): count the
+	 * connection under that address from now on; -1 if that address
+	 * is over its connection cap (the session then closes with 421).
+	 */
+	int	(*on_client)(void *arg, void *tag,
+		    const struct sockaddr_storage *);
 	void	*arg;
 };
 

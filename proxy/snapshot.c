@@ -13,6 +13,7 @@
  * last transaction signing with them has dropped its reference.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,14 +83,30 @@ snapshot_free(struct snapshot *s)
 }
 
 static int
-snapshot_has_domain(const struct snapshot *s, const char *domain)
+snap_keys_cmp(const void *a, const void *b)
 {
-	size_t	 i;
+	return strcmp(((const struct snap_keys *)a)->domain,
+	    ((const struct snap_keys *)b)->domain);
+}
 
-	for (i = 0; i < s->nkeys; i++)
-		if (strcmp(s->keys[i].domain, domain) == 0)
-			return 1;
-	return 0;
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The key sets of domain among the first n (sorted) entries: O(log n), so
+ * an ESP's 10,000 domains cost nothing per message.
+ */
+static const struct snap_keys *
+snapshot_find(const struct snapshot *s, size_t n, const char *domain)
+{
+	struct snap_keys	 k;
+
+	memset(&k, 0, sizeof(k));
+	k.domain = (char *)(uintptr_t)domain;
+	return bsearch(&k, s->keys, n, sizeof(*s->keys), snap_keys_cmp);
 }
 
 /*
@@ -98,7 +115,7 @@ snapshot_has_domain(const struct snapshot *s, const char *domain)
  */
 static int
 snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
-    enum config_alg alg, const char *arc_selector)
+    enum config_alg alg, const char *arc_selector, int extra_ed25519)
 {
 	struct store_keyset	*set;
 	struct snap_keys	*nk;
@@ -106,8 +123,6 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	size_t			 i;
 	enum keys_alg		 ka;
 
-	if (snapshot_has_domain(s, domain))
-		return 0;
 	err[0] = '\0';
 	set = store_load_signing_keys(s->store, domain, err, sizeof(err));
 	if (set == NULL) {
@@ -131,7 +146,9 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 		    store_keyset_selector(set, i)) == 0) ||
 		    strcmp(store_keyset_role(set, i), STORE_ROLE_DKIM) != 0)
 			continue;
-		if (keys_alg(store_keyset_key(set, i)) != ka)
+		/* extra_ed25519 signs with the domain's Ed25519 keys too. */
+		if (keys_alg(store_keyset_key(set, i)) != ka && !(extra_ed25519 &&
+		    keys_alg(store_keyset_key(set, i)) == KEYS_ALG_ED25519_SHA256))
 			log_event(LOG_ERR, NULL, "key_algorithm_mismatch",
 			    "domain=%s s=%s detail=\"key not used\"", domain,
 			    store_keyset_selector(set, i));
@@ -153,24 +170,51 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	return 0;
 }
 
-/* Every configured domain, then the tenants' extra signing domains. */
+/*
+ * Every configured domain, then the tenants' extra signing domains that
+ * are not configured ones, each once (an ESP domain named by 10,000
+ * tenants is loaded once); the result is sorted by domain.
+ */
 static int
 snapshot_load_all(struct snapshot *s, const struct config *cfg)
 {
-	size_t	 i, j;
+	const char	**extra = NULL;
+	size_t		 i, j, n = 0, nconf;
+	int		 rv = -1;
 
 	for (i = 0; i < cfg->ndomains; i++)
 		if (snapshot_load_domain(s, cfg->domains[i].name, 1,
 		    cfg->domains[i].algorithm, cfg->domains[i].arc.enabled ?
-		    cfg->domains[i].arc.selector : NULL) == -1)
+		    cfg->domains[i].arc.selector : NULL,
+		    cfg->domains[i].extra_ed25519) == -1)
 			return -1;
+	if (s->nkeys > 0)
+		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
+	nconf = s->nkeys;
+	for (i = 0; i < cfg->ntenants; i++)
+		n += cfg->tenants[i].nextra_signatures;
+	if (n > 0 && (extra = calloc(n, sizeof(*extra))) == NULL)
+		return -1;
+	n = 0;
 	for (i = 0; i < cfg->ntenants; i++)
 		for (j = 0; j < cfg->tenants[i].nextra_signatures; j++)
-			if (snapshot_load_domain(s,
-			    cfg->tenants[i].extra_signatures[j].domain, 0,
-			    CONFIG_ALG_RSA, NULL) == -1)
-				return -1;
-	return 0;
+			extra[n++] = cfg->tenants[i].extra_signatures[j].domain;
+	if (n > 0)
+		qsort(extra, n, sizeof(*extra), str_cmp);
+	for (i = 0; i < n; i++) {
+		if ((i > 0 && strcmp(extra[i], extra[i - 1]) == 0) ||
+		    snapshot_find(s, nconf, extra[i]) != NULL)
+			continue;
+		if (snapshot_load_domain(s, extra[i], 0, CONFIG_ALG_RSA, NULL,
+		    0) == -1)
+			goto done;
+	}
+	if (s->nkeys > nconf)
+		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
+	rv = 0;
+done:
+	free(extra);
+	return rv;
 }
 
 static struct snapshot *
@@ -302,12 +346,9 @@ snapshot_key(const struct snapshot *s, const char *domain,
 {
 	const struct snap_keys	*k;
 	const struct keys_key	*key;
-	size_t			 i, j;
+	size_t			 j;
 
-	for (i = 0; i < s->nkeys; i++) {
-		k = &s->keys[i];
-		if (strcmp(k->domain, domain) != 0)
-			continue;
+	if ((k = snapshot_find(s, s->nkeys, domain)) != NULL) {
 		for (j = 0; j < store_keyset_count(k->set); j++) {
 			if (strcmp(store_keyset_selector(k->set, j),
 			    selector) != 0)
@@ -335,17 +376,14 @@ snapshot_role_key(const struct snapshot *s, const char *domain,
 {
 	const struct snap_keys	*k;
 	const struct keys_key	*key = NULL;
-	size_t			 i, j;
+	size_t			 j;
 
-	for (i = 0; key == NULL && i < s->nkeys; i++) {
-		k = &s->keys[i];
-		if (strcmp(k->domain, domain) != 0)
-			continue;
-		if (store_keyset_current(k->set, role, &j) == 0) {
-			key = store_keyset_key(k->set, j);
-			*selector = store_keyset_selector(k->set, j);
-			break;
-		}
+	if ((k = snapshot_find(s, s->nkeys, domain)) == NULL)
+		return NULL;
+	if (store_keyset_current(k->set, role, &j) == 0) {
+		key = store_keyset_key(k->set, j);
+		*selector = store_keyset_selector(k->set, j);
+	} else {
 		for (j = 0; plain != NULL && j < store_keyset_count(k->set);
 		    j++) {
 			if (strcmp(store_keyset_selector(k->set, j),
@@ -396,6 +434,33 @@ snapshot_key_at(const struct snapshot *s, size_t i, const char **domain,
 		*domain = k->domain;
 		*selector = store_keyset_selector(k->set, i);
 		return store_keyset_key(k->set, i);
+	}
+	return NULL;
+}
+
+const struct keys_key *
+snapshot_extra_ed25519(const struct snapshot *s, const char *domain,
+    const char *const *skip, size_t nskip, size_t n, const char **selector)
+{
+	const struct snap_keys	*k;
+	const struct keys_key	*key;
+	const char		*sel;
+	size_t			 i, j;
+
+	if ((k = snapshot_find(s, s->nkeys, domain)) == NULL)
+		return NULL;
+	for (i = 0; i < store_keyset_count(k->set); i++) {
+		key = store_keyset_key(k->set, i);
+		sel = store_keyset_selector(k->set, i);
+		if (keys_alg(key) != KEYS_ALG_ED25519_SHA256)
+			continue;
+		for (j = 0; j < nskip; j++)
+			if (strcmp(skip[j], sel) == 0)
+				break;
+		if (j < nskip || n-- > 0)
+			continue;
+		*selector = sel;
+		return key;
 	}
 	return NULL;
 }

@@ -70,6 +70,14 @@ const struct keys_key *snapshot_arc_key(const struct snapshot *,
 size_t		 snapshot_nkeys(const struct snapshot *);
 const struct keys_key *snapshot_key_at(const struct snapshot *, size_t i,
 		    const char **domain, const char **selector);
+/*
+ * The n-th Ed25519 key of domain whose selector is not in skip (nskip
+ * names): the extra Ed25519 signature of a domain with extra_ed25519.
+ * NULL past the last; *selector gets its selector.
+ */
+const struct keys_key *snapshot_extra_ed25519(const struct snapshot *,
+		    const char *domain, const char *const *skip, size_t nskip,
+		    size_t n, const char **selector);
 /* Key-store generation this snapshot was built from. */
 uint64_t	 snapshot_store_generation(const struct snapshot *);
 /* 1 if the key store changed since s was built (cheap; polled). */
