@@ -13,6 +13,7 @@ import tlsutil
 import verifiers
 from daemon import message
 from rawsmtp import RawSMTP, dot_stuff
+from peers import wait_port
 from signet_env import free_port
 from tenantbench import PASSWORDS, TenantDaemon
 
@@ -39,6 +40,8 @@ class AuthAfterStartTLS(unittest.TestCase):
             "  starttls: { cert: %s, key: %s }" % (crt, key)])
         try:
             cls.d.start()
+            # start() waits for the first listener only.
+            wait_port(cls.tls_port, proc=cls.d.proc)
         except Exception:
             cls.d.cleanup(check=False)
             raise
