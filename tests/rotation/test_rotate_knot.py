@@ -528,20 +528,33 @@ class RotateKnot(unittest.TestCase):
         rig.settle(t - 10 + GUARD)
         self.assertEqual(rig.signing(), ["s2"])
 
-    def test_concurrent_run_exits_75(self):
-        """KY-09: the second run says so on one line, exits EX_TEMPFAIL."""
+    def test_concurrent_run_waits_then_exits_0(self):
+        """KY-09, rotation.md section e: a second run waits for the
+        lock and then does what is due; one whose wait runs out says so
+        on one line, does nothing, and still exits 0 (cron overlap is
+        not an error)."""
         rig = self.rig()
         os.makedirs(os.path.join(rig.dir, "keys"), mode=0o700, exist_ok=True)
         lock = os.path.join(rig.dir, "keys", ".rotate.lock")
         holder = subprocess.Popen(["flock", lock, "sleep", "5"])
         try:
             time.sleep(0.5)
-            rc, out, err = rig.rotate(T0)
-            self.assertEqual(rc, 75, out + err)
+            rc, out, err = rig.rotate(T0, env={"SIGNET_ROTATE_WAIT": "1"})
+            self.assertEqual(rc, 0, out + err)
             self.assertEqual(len(err.strip().splitlines()), 1, err)
-            self.assertIn("another", err)
+            self.assertIn("another signetctl rotate is still running", err)
             self.assertEqual(out, "")
             self.assertFalse(os.path.exists(rig.journal_path))
+        finally:
+            holder.kill()
+            holder.wait()
+        holder = subprocess.Popen(["flock", lock, "sleep", "2"])
+        try:
+            time.sleep(0.5)
+            rc, out, err = rig.rotate(T0)
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("waited", out)
+            self.assertTrue(os.path.exists(rig.journal_path), out + err)
         finally:
             holder.kill()
             holder.wait()
