@@ -129,6 +129,23 @@ class Fake(UpstreamTest):
         self.assertEqual((r.code, r.enhanced), (451, "4.4.1"), r.raw)
         self.assertLess(time.monotonic() - t, 6)
 
+    def test_refused_session_up01(self):
+        # An upstream that will not open a session, at its greeting, at
+        # EHLO, or at EHLO then HELO: the client gets 451 and the log
+        # names the refused step.
+        for script, event in (
+                (Script(greeting="421 4.3.2 fakeup busy"), b"upstream_greeting_refused"),
+                (Script(ehlo=["421 4.3.2 fakeup busy"]), b"upstream_ehlo_refused"),
+                (Script(ehlo=["502 5.5.1 no EHLO"], helo="421 4.3.2 fakeup busy"),
+                 b"upstream_helo_refused")):
+            with self.subTest(event=event):
+                d = self.daemon(self.fake(script).port)
+                r = self.send(d)[-1]
+                self.assertEqual((r.code, r.enhanced), (451, "4.3.0"), r.raw)
+                self.assertIn("upstream unavailable", r.text)
+                self.assertTrue(d.wait_log(event))
+                self.assertTrue(d.wait_log(b"upstream_unavailable"))
+
     def test_mail_rcpt_replies_are_upstreams_up05(self):
         up = self.fake(Script(mail="250 2.1.0 Sender fine",
                               rcpt={"b@dest.test": "550 5.1.1 <b@dest.test>: no such user"}))
