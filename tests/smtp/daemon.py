@@ -262,11 +262,16 @@ class SessionTest(unittest.TestCase):
     limits = None
     tenant_extra = ()
 
+    @classmethod
+    def new_daemon(cls):
+        """The class's signetd, not yet started (subclasses override)."""
+        return Signetd(limits=cls.limits, tenant_extra=cls.tenant_extra)
+
     @property
     def d(self):
         cls = type(self)
         if cls.__dict__.get("_daemon") is None:
-            d = Signetd(limits=cls.limits, tenant_extra=cls.tenant_extra)
+            d = cls.new_daemon()
             try:
                 d.start()
             except Exception:
