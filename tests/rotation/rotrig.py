@@ -29,6 +29,7 @@ import knot
 from signet_env import ROOT, binary, free_port
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "smtp"))
+from daemon import sanitizer_excerpt, spawn_signetd  # noqa: E402
 from peers import stop_pid, wait_port  # noqa: E402
 
 ZONE = "example.test"
@@ -266,13 +267,8 @@ class RotRig(Store):
     # -- signetd -------------------------------------------------------
 
     def start(self):
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            [binary("signetd", ASAN), "-c", self.conf, "-f"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            cwd=self.dir, env=env)
+        self.proc = spawn_signetd(self.conf, self.log, self.dir, ASAN)
         wait_port(self.port, proc=self.proc)
         # the metrics listener opens just after the SMTP ones
         wait_port(self.mport, proc=self.proc)
@@ -303,12 +299,8 @@ class RotRig(Store):
     def sanitizer_report(self):
         if not os.path.exists(self.logpath):
             return None
-        log = self.read_log()
-        for mark in ("Sanitizer", "runtime error:"):
-            i = log.find(mark)
-            if i != -1:
-                return log[max(0, i - 200):i + 3000]
-        return None
+        with open(self.logpath, "rb") as f:
+            return sanitizer_excerpt(f.read())
 
     def metrics(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" %
