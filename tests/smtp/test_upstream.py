@@ -13,7 +13,7 @@ import tap
 import verifiers
 from daemon import Signetd, message
 from fakeup import Close, DataFault, FakeUpstream, Script, Stall
-from peers import Postfix, SmtpSink
+from peers import SmtpSink, sink_behind_postfix
 from rawsmtp import RawSMTP, dot_stuff, session
 
 FAST = {"connect": "2s", "greeting": "2s", "command": "3s", "final": "3s",
@@ -276,10 +276,7 @@ class Fake(UpstreamTest):
 
 class RealPostfix(UpstreamTest):
     def test_postfix_relay_verifies_dk15(self):
-        s = self.sink()
-        pf = Postfix(s.port)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self)
         d = self.daemon(pf.port, timeouts={"final": "30s"})
         content = (b"From: alice@example.com\r\nTo: bob@dest.test\r\n"
                    b"Bcc: hidden@dest.test\r\nSubject: through postfix\r\n\r\n"
@@ -293,10 +290,7 @@ class RealPostfix(UpstreamTest):
         self.assertTrue(res and all(x.passed for x in res), res)
 
     def test_smuggling_at_lenient_postfix_sm03(self):
-        s = self.sink()
-        pf = Postfix(s.port, lenient=True)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self, lenient=True)
         d = self.daemon(pf.port, timeouts={"final": "30s"})
         for seq in (b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"):
             with RawSMTP(d.port) as c:
