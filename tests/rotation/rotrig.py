@@ -29,8 +29,9 @@ import knot
 from signet_env import ROOT, binary, free_port
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "smtp"))
-from daemon import sanitizer_excerpt, spawn_signetd  # noqa: E402
-from peers import stop_pid, wait_port  # noqa: E402
+from daemon import (sanitizer_excerpt, spawn_signetd,  # noqa: E402
+                    stop_signetd)
+from peers import wait_port  # noqa: E402
 
 ZONE = "example.test"
 T0 = 1735689600          # 2025-01-01T00:00:00Z, in the past for dkimpy
@@ -277,15 +278,7 @@ class RotRig(Store):
     def stop(self):
         rc = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    rc = self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    stop_pid(self.proc.pid)
-                    rc = self.proc.wait()
-            else:
-                rc = self.proc.returncode
+            rc = stop_signetd(self.proc, 15)
             self.proc = None
         if self.log is not None:
             self.log.close()

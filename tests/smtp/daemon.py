@@ -42,6 +42,19 @@ def spawn_signetd(config, log, cwd, asan=ASAN):
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=cwd, env=env)
 
 
+def stop_signetd(proc, timeout):
+    """SIGTERM (drain) and wait, killing it after timeout seconds; the
+    exit status."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop_pid(proc.pid)
+        return proc.wait()
+
+
 def sanitizer_excerpt(log):
     """The ASan/UBSan/LSan report in log (bytes) with some context,
     as text, or None."""
@@ -198,15 +211,7 @@ class Signetd:
         """SIGTERM (drain) and wait; returns the exit status."""
         rc = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    rc = self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    stop_pid(self.proc.pid)
-                    rc = self.proc.wait()
-            else:
-                rc = self.proc.returncode
+            rc = stop_signetd(self.proc, timeout)
             self.proc = None
             self.log.close()
         return rc
