@@ -3582,6 +3582,18 @@ config_domain(const struct config *cfg, const char *name)
 	return domain_lookup(cfg, norm);
 }
 
+const char *
+config_zone(const struct config *cfg, const char *name)
+{
+	const struct config_domain	*d = config_domain(cfg, name);
+
+	if (d != NULL && d->zone != NULL)
+		return d->zone;
+	if (cfg->rotation.zone != NULL)
+		return cfg->rotation.zone;
+	return name;
+}
+
 const struct config_tenant *
 config_domain_owner(const struct config *cfg, const char *name)
 {

@@ -371,6 +371,12 @@ int			 config_domain_normalize(const char *in, size_t len,
 const struct config_domain *config_domain(const struct config *,
 			    const char *name);
 /*
+ * The DNS zone holding name's _domainkey records: its entry's zone:,
+ * else rotation.zone, else name itself (signetctl check and signetd's
+ * self-check must ask the same servers about the same zone).
+ */
+const char	*config_zone(const struct config *, const char *name);
+/*
  * The tenant that may sign as name: an exact claim wins, else the
  * longest "*.ancestor" claim.
  */

@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "keys/dnscheck.h"
+#include "keys/signer.h"
 #include "proxy/msg/buf.h"
 
 #define DNS_HEADER_LEN		12	/* RFC 1035 4.1.1 */
@@ -1203,6 +1204,41 @@ dnscheck_run(const struct dnscheck_cfg *cfg, const struct dnscheck_want *want,
 fail:
 	free(r);
 	return NULL;
+}
+
+struct dnscheck_report *
+dnscheck_key(const struct dnscheck_cfg *cfg, const char *domain,
+    const char *selector, const struct keys_key *key, char *err,
+    size_t errlen)
+{
+	struct dnscheck_want	 want;
+	struct dnscheck_report	*r;
+	struct buf		*value;
+	char			 fqdn[DNSCHECK_NAME_MAX + 2];
+	int			 n;
+
+	n = snprintf(fqdn, sizeof(fqdn), "%s._domainkey.%s", selector,
+	    domain);
+	if (n < 0 || (size_t)n >= sizeof(fqdn)) {
+		snprintf(err, errlen, "not a valid name");
+		return NULL;
+	}
+	if ((value = buf_new(DNSCHECK_RECORD_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (keys_dns_record(key, value) == -1) {
+		snprintf(err, errlen, "cannot build the key's record");
+		buf_free(value);
+		return NULL;
+	}
+	memset(&want, 0, sizeof(want));
+	want.fqdn = fqdn;
+	want.value = buf_data(value);
+	want.len = buf_len(value);
+	r = dnscheck_run(cfg, &want, err, errlen);
+	buf_free(value);
+	return r;
 }
 
 void

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 struct buf;
+struct keys_key;
 
 /* RFC 6891 6.2.5: the UDP payload size we advertise and accept. */
 #define DNSCHECK_UDP_MAX	4096
@@ -46,6 +47,8 @@ struct buf;
 /* Room for "name [address]:port" and for a one-line detail. */
 #define DNSCHECK_SERVER_LEN	(DNSCHECK_NAME_MAX + 72)
 #define DNSCHECK_DETAIL_LEN	160
+/* A key record: RSA-4096 is about 800 octets (rotation.md §d). */
+#define DNSCHECK_RECORD_MAX	4096
 
 /*
  * One DNS exchange with one address: the query goes over UDP first
@@ -171,6 +174,16 @@ struct dnscheck_report;
  */
 struct dnscheck_report	*dnscheck_run(const struct dnscheck_cfg *,
 			    const struct dnscheck_want *, char *err,
+			    size_t errlen);
+/*
+ * Is key's published record, its keys_dns_record() value at
+ * selector._domainkey.domain, visible on every server of cfg?
+ * dnscheck_run() for it; signetctl check and signetd's self-check both
+ * ask exactly this.  NULL with err set as dnscheck_run().
+ */
+struct dnscheck_report	*dnscheck_key(const struct dnscheck_cfg *,
+			    const char *domain, const char *selector,
+			    const struct keys_key *, char *err,
 			    size_t errlen);
 void			 dnscheck_report_free(struct dnscheck_report *);
 size_t			 dnscheck_report_count(const struct dnscheck_report *);

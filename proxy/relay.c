@@ -292,6 +292,18 @@ relay_log_reply(struct relay *r, const char *event)
 	log_end(l);
 }
 
+/*
+ * The upstream refused to open a session (greeting, EHLO or HELO): log
+ * its reply under event, drop it, and tell our client to retry.
+ */
+static void
+relay_unavailable(struct relay *r, const char *event)
+{
+	relay_log_reply(r, event);
+	relay_fail(r, LOG_ERR, "upstream_unavailable",
+	    "451 4.3.0 Error: upstream unavailable, try again later");
+}
+
 static void
 relay_protocol_error(struct relay *r)
 {
@@ -594,9 +606,7 @@ static void
 on_greeting(struct relay *r)
 {
 	if (smtp_reply_class(r->reply) != 2) {
-		relay_log_reply(r, "upstream_greeting_refused");
-		relay_fail(r, LOG_ERR, "upstream_unavailable",
-		    "451 4.3.0 Error: upstream unavailable, try again later");
+		relay_unavailable(r, "upstream_greeting_refused");
 		return;
 	}
 	relay_enter(r, RELAY_EHLO);
@@ -615,9 +625,7 @@ on_ehlo(struct relay *r)
 		relay_enter(r, RELAY_HELO);
 		break;
 	default:
-		relay_log_reply(r, "upstream_ehlo_refused");
-		relay_fail(r, LOG_ERR, "upstream_unavailable",
-		    "451 4.3.0 Error: upstream unavailable, try again later");
+		relay_unavailable(r, "upstream_ehlo_refused");
 	}
 }
 
@@ -625,9 +633,7 @@ static void
 on_helo(struct relay *r)
 {
 	if (smtp_reply_class(r->reply) != 2) {
-		relay_log_reply(r, "upstream_helo_refused");
-		relay_fail(r, LOG_ERR, "upstream_unavailable",
-		    "451 4.3.0 Error: upstream unavailable, try again later");
+		relay_unavailable(r, "upstream_helo_refused");
 		return;
 	}
 	memset(&r->caps, 0, sizeof(r->caps));

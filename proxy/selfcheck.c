@@ -24,7 +24,6 @@
 #include "keys/signer.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
-#include "proxy/msg/buf.h"
 #include "proxy/selfcheck.h"
 #include "proxy/snapshot.h"
 
@@ -35,8 +34,6 @@
 #define SELFCHECK_IDLE_S	5
 /* Per DNS attempt: shorter than dnscheck's default, a round must end. */
 #define SELFCHECK_TIMEOUT_MS	2000
-/* A key record: RSA-4096 is about 800 octets (rotation.md §d). */
-#define SELFCHECK_RECORD_MAX	4096
 #define SELFCHECK_ERR_LEN	256
 
 struct selfcheck {
@@ -47,19 +44,6 @@ struct selfcheck {
 	atomic_int	 stop;
 };
 
-/* The zone holding domain's records, as signetctl check finds it. */
-static const char *
-selfcheck_zone(const struct config *cfg, const char *domain)
-{
-	const struct config_domain	*d = config_domain(cfg, domain);
-
-	if (d != NULL && d->zone != NULL)
-		return d->zone;
-	if (cfg->rotation.zone != NULL)
-		return cfg->rotation.zone;
-	return domain;
-}
-
 /* One key: 1 shown by every server, 0 not (logged), -1 no answer. */
 static int
 selfcheck_key(const struct config *cfg, const struct dnscheck_server *srv,
@@ -67,38 +51,21 @@ selfcheck_key(const struct config *cfg, const struct dnscheck_server *srv,
     uint64_t generation)
 {
 	struct dnscheck_cfg	 dc;
-	struct dnscheck_want	 want;
 	struct dnscheck_report	*r;
-	struct buf		*value;
 	struct log_line		*l;
-	char			 fqdn[DNSCHECK_NAME_MAX + 2];
 	char			 err[SELFCHECK_ERR_LEN], id[KEYS_ID_LEN + 1];
 	size_t			 i;
-	int			 n, match;
+	int			 match;
 
-	if ((value = buf_new(SELFCHECK_RECORD_MAX)) == NULL ||
-	    keys_dns_record(key, value) == -1 || keys_id(key, id) == -1) {
-		buf_free(value);
+	if (keys_id(key, id) == -1)
 		return -1;
-	}
-	n = snprintf(fqdn, sizeof(fqdn), "%s._domainkey.%s", selector,
-	    domain);
-	if (n < 0 || (size_t)n >= sizeof(fqdn)) {
-		buf_free(value);
-		return -1;
-	}
 	memset(&dc, 0, sizeof(dc));
-	dc.zone = selfcheck_zone(cfg, domain);
+	dc.zone = config_zone(cfg, domain);
 	dc.servers = srv;
 	dc.nservers = cfg->rotation.nauthoritative;
 	dc.timeout_ms = SELFCHECK_TIMEOUT_MS;
-	memset(&want, 0, sizeof(want));
-	want.fqdn = fqdn;
-	want.value = buf_data(value);
-	want.len = buf_len(value);
 	err[0] = '\0';
-	r = dnscheck_run(&dc, &want, err, sizeof(err));
-	buf_free(value);
+	r = dnscheck_key(&dc, domain, selector, key, err, sizeof(err));
 	if (r == NULL) {
 		l = log_begin(LOG_ERR, NULL, "dns_self_check_failed");
 		log_kv(l, "domain", "%s", domain);

@@ -17,10 +17,8 @@
 
 #include "config/config.h"
 #include "keys/dnscheck.h"
-#include "keys/publish.h"
 #include "keys/signer.h"
 #include "keys/store.h"
-#include "proxy/msg/buf.h"
 #include "tools/ctl.h"
 #include "tools/ctlenv.h"
 
@@ -32,19 +30,6 @@ visible_state(enum store_state s)
 	return s >= STORE_VISIBLE && s <= STORE_DRAINING;
 }
 
-/* The zone holding the domain's records (config.h: domain, rotation). */
-static const char *
-zone_of(const struct config *cfg, const char *domain)
-{
-	const struct config_domain	*d = config_domain(cfg, domain);
-
-	if (d != NULL && d->zone != NULL)
-		return d->zone;
-	if (cfg->rotation.zone != NULL)
-		return cfg->rotation.zone;
-	return domain;
-}
-
 /* Check one key; *failed counts lines that are not a match. */
 static int
 check_key(struct store *st, const struct config *cfg,
@@ -52,37 +37,25 @@ check_key(struct store *st, const struct config *cfg,
     const struct store_key *k, size_t *nlines, size_t *failed)
 {
 	struct dnscheck_cfg	 dc;
-	struct dnscheck_want	 want;
 	struct dnscheck_report	*r = NULL;
 	struct keys_key		*key = NULL;
-	struct buf		*value = NULL;
 	char			 err[ERR_LEN], path[PATH_MAX];
-	char			 fqdn[CONFIG_DOMAIN_MAX + 80];
 	const char		*sel = store_key_selector(k);
 	const char		*id = store_key_id(k);
 	size_t			 i;
 	int			 ret = -1;
 
-	if ((value = buf_new(PUBLISH_VALUE_MAX)) == NULL) {
-		ctl_err("out of memory");
-		goto done;
-	}
 	if (store_key_file(st, domain, id, path, sizeof(path)) == -1 ||
-	    (key = keys_load(path, err, sizeof(err))) == NULL ||
-	    keys_dns_record(key, value) == -1) {
+	    (key = keys_load(path, err, sizeof(err))) == NULL) {
 		ctl_err("%s %s: cannot load key %s", domain, sel, id);
 		goto done;
 	}
-	snprintf(fqdn, sizeof(fqdn), "%s._domainkey.%s", sel, domain);
 	memset(&dc, 0, sizeof(dc));
-	dc.zone = zone_of(cfg, domain);
+	dc.zone = config_zone(cfg, domain);
 	dc.servers = servers;
 	dc.nservers = cfg->rotation.nauthoritative;
-	memset(&want, 0, sizeof(want));
-	want.fqdn = fqdn;
-	want.value = buf_data(value);
-	want.len = buf_len(value);
-	if ((r = dnscheck_run(&dc, &want, err, sizeof(err))) == NULL) {
+	if ((r = dnscheck_key(&dc, domain, sel, key, err,
+	    sizeof(err))) == NULL) {
 		printf("%s %s %s - error %s\n", domain, sel, id, err);
 		(*nlines)++;
 		(*failed)++;
@@ -103,7 +76,6 @@ check_key(struct store *st, const struct config *cfg,
 done:
 	dnscheck_report_free(r);
 	keys_free(key);
-	buf_free(value);
 	return ret;
 }
 

@@ -224,6 +224,48 @@ fws(struct addr_p *p)
 	return p->pos > start;
 }
 
+/*
+ * *([FWS] elem), the body of comments, quoted strings, domain literals
+ * and CFWS: a final FWS not followed by elem is left unread.
+ */
+static void
+fws_star(struct addr_p *p, int (*elem)(struct addr_p *))
+{
+	size_t	save;
+
+	for (;;) {
+		save = p->pos;
+		fws(p);
+		if (!elem(p)) {
+			p->pos = save;
+			return;
+		}
+	}
+}
+
+/*
+ * elem *(sep elem), as in dot-atom-text and mailbox-list: a sep not
+ * followed by elem is left unread.  0 if there is no first elem.
+ */
+static int
+sep_list(struct addr_p *p, int (*elem)(struct addr_p *), uint8_t sep)
+{
+	size_t	save;
+
+	if (!elem(p))
+		return 0;
+	for (;;) {
+		save = p->pos;
+		if (!at(p, sep))
+			return 1;
+		p->pos++;
+		if (!elem(p)) {
+			p->pos = save;
+			return 1;
+		}
+	}
+}
+
 /* quoted-pair = ("\" (VCHAR / WSP)) */
 static int
 quoted_pair(struct addr_p *p)
@@ -249,20 +291,13 @@ ccontent(struct addr_p *p)
 static int
 comment(struct addr_p *p)
 {
-	size_t	start = p->pos, save;
+	size_t	start = p->pos;
 
 	if (!at(p, '(') || p->depth >= ADDR_COMMENT_DEPTH)
 		return 0;
 	p->depth++;
 	p->pos++;
-	for (;;) {
-		save = p->pos;
-		fws(p);
-		if (!ccontent(p)) {
-			p->pos = save;
-			break;
-		}
-	}
+	fws_star(p, ccontent);
 	fws(p);
 	p->depth--;
 	if (!at(p, ')')) {
@@ -277,16 +312,9 @@ comment(struct addr_p *p)
 static int
 cfws(struct addr_p *p)
 {
-	size_t	start = p->pos, save;
+	size_t	start = p->pos;
 
-	for (;;) {
-		save = p->pos;
-		fws(p);
-		if (!comment(p)) {
-			p->pos = save;
-			break;
-		}
-	}
+	fws_star(p, comment);
 	fws(p);
 	return p->pos > start;
 }
@@ -321,21 +349,7 @@ atom(struct addr_p *p)
 static int
 dot_atom_text(struct addr_p *p)
 {
-	size_t	save;
-
-	if (!atext_run(p))
-		return 0;
-	for (;;) {
-		save = p->pos;
-		if (!at(p, '.'))
-			break;
-		p->pos++;
-		if (!atext_run(p)) {
-			p->pos = save;
-			break;
-		}
-	}
-	return 1;
+	return sep_list(p, atext_run, '.');
 }
 
 /* dot-atom = [CFWS] dot-atom-text [CFWS]; *ts, *te get the text. */
@@ -369,21 +383,14 @@ qcontent(struct addr_p *p)
 static int
 quoted_string(struct addr_p *p, size_t *ts, size_t *te)
 {
-	size_t	start = p->pos, save;
+	size_t	start = p->pos;
 
 	cfws(p);
 	*ts = p->pos;
 	if (!at(p, '"'))
 		goto fail;
 	p->pos++;
-	for (;;) {
-		save = p->pos;
-		fws(p);
-		if (!qcontent(p)) {
-			p->pos = save;
-			break;
-		}
-	}
+	fws_star(p, qcontent);
 	fws(p);
 	if (!at(p, '"'))
 		goto fail;
@@ -491,25 +498,25 @@ local_part(struct addr_p *p)
 	    quoted_string(p, &p->lp_start, &p->lp_end);
 }
 
+/* dtext, or UTF-8 (RFC 6532 3.2) */
+static int
+dtext(struct addr_p *p)
+{
+	return class_or_utf8(p, is_dtext);
+}
+
 /* domain-literal = [CFWS] "[" *([FWS] dtext) [FWS] "]" [CFWS] */
 static int
 domain_literal(struct addr_p *p)
 {
-	size_t	start = p->pos, save;
+	size_t	start = p->pos;
 
 	cfws(p);
 	p->dom_start = p->pos;
 	if (!at(p, '['))
 		goto fail;
 	p->pos++;
-	for (;;) {
-		save = p->pos;
-		fws(p);
-		if (!class_or_utf8(p, is_dtext)) {
-			p->pos = save;
-			break;
-		}
-	}
+	fws_star(p, dtext);
 	fws(p);
 	if (!at(p, ']'))
 		goto fail;
@@ -637,21 +644,7 @@ mailbox(struct addr_p *p)
 static int
 mailbox_list(struct addr_p *p)
 {
-	size_t	save;
-
-	if (!mailbox(p))
-		return 0;
-	for (;;) {
-		save = p->pos;
-		if (!at(p, ','))
-			break;
-		p->pos++;
-		if (!mailbox(p)) {
-			p->pos = save;
-			break;
-		}
-	}
-	return 1;
+	return sep_list(p, mailbox, ',');
 }
 
 /* group-list = mailbox-list / CFWS */

@@ -39,6 +39,7 @@ import knot  # noqa: E402
 import msgset  # noqa: E402
 import tap  # noqa: E402
 import verifiers  # noqa: E402
+from verifiers import dnsfunc, first_field  # noqa: E402
 from daemon import Signetd, make_key  # noqa: E402
 from rawsmtp import session  # noqa: E402
 from signet_env import binary, free_port, signetctl  # noqa: E402
@@ -49,13 +50,6 @@ TRUSTED = "trusted.example.net"
 LIST = "list.example.org"
 
 
-def first_field(msg, name):
-    """The first field called name (unfolded value), or None."""
-    m = re.search(rb"(?mi)^" + re.escape(name.encode()) +
-                  rb":((?:[^\r\n]*\r\n[ \t])*[^\r\n]*)\r\n", msg)
-    return re.sub(rb"\r\n[ \t]", b" ", m.group(1)).decode() if m else None
-
-
 def norm(msg):
     """CRLF line ends whatever the sink wrote."""
     return msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
@@ -63,17 +57,6 @@ def norm(msg):
 
 def head(msg):
     return msg.split(b"\r\n\r\n", 1)[0] + b"\r\n"
-
-
-def dnsfunc(dns):
-    table = {k.lower().rstrip("."): v for k, v in dns.items()}
-
-    def lookup(name, timeout=5):
-        if isinstance(name, bytes):
-            name = name.decode()
-        v = table.get(name.lower().rstrip("."))
-        return v.encode() if v is not None else None
-    return lookup
 
 
 def zone_records(zone, dns):

@@ -37,30 +37,13 @@ import yaml
 import msgset
 import tap
 import verifiers
+from verifiers import dnsfunc, first_field
 from signet_env import ASAN_BUILD, CONFORMANCE, binary, crlf, signetctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARC_PL = os.path.join(HERE, "..", "lib", "mail_dkim_arc_verify.pl")
 AUTHSERV = "mx.example.com"
 T0 = 1700000000
-
-
-def dnsfunc(dns):
-    table = {k.lower().rstrip("."): v for k, v in dns.items()}
-
-    def lookup(name, timeout=5):
-        if isinstance(name, bytes):
-            name = name.decode()
-        v = table.get(name.lower().rstrip("."))
-        return v.encode() if v is not None else None
-    return lookup
-
-
-def first_field(msg, name):
-    """The first field called name (unfolded value), or None."""
-    m = re.search(rb"(?mi)^" + re.escape(name.encode()) +
-                  rb":((?:[^\r\n]*\r\n[ \t])*[^\r\n]*)\r\n", msg)
-    return re.sub(rb"\r\n[ \t]", b" ", m.group(1)).decode() if m else None
 
 
 def relaxed(name, value):

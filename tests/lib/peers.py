@@ -479,3 +479,16 @@ class Postfix:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def sink_behind_postfix(test, sink_flags=(), **kw):
+    """REALUP: a started SmtpSink (sink_flags) and a started Postfix
+    (kw: Postfix's options) relaying to it, both cleaned up after test
+    (a unittest.TestCase).  Returns (sink, postfix)."""
+    sink = SmtpSink(list(sink_flags))
+    sink.start()
+    test.addCleanup(sink.cleanup)
+    pf = Postfix(sink.port, **kw)
+    test.addCleanup(pf.cleanup)
+    pf.start()
+    return sink, pf

@@ -99,18 +99,31 @@ def signature_tags(msg):
     return out
 
 
-def dkimpy(msg, dns):
-    """Verify each signature with dkimpy."""
+def first_field(msg, name):
+    """The first field called name (unfolded value), or None."""
+    m = re.search(rb"(?mi)^" + re.escape(name.encode()) +
+                  rb":((?:[^\r\n]*\r\n[ \t])*[^\r\n]*)\r\n", msg)
+    return re.sub(rb"\r\n[ \t]", b" ", m.group(1)).decode() if m else None
+
+
+def dnsfunc(dns):
+    """A dkimpy dnsfunc (DKIM and ARC) answering TXT lookups from the
+    dict: names in any case, with or without the final dot."""
     table = {_norm(k): v for k, v in dns.items()}
 
-    def dnsfunc(name, timeout=5):
+    def lookup(name, timeout=5):
         v = table.get(_norm(name))
         return v.encode() if isinstance(v, str) else v
+    return lookup
 
+
+def dkimpy(msg, dns):
+    """Verify each signature with dkimpy."""
+    lookup = dnsfunc(dns)
     out = []
     for i, (d, s, a, _) in enumerate(signature_tags(msg)):
         try:
-            ok = dkim.DKIM(msg, minkey=1024).verify(idx=i, dnsfunc=dnsfunc)
+            ok = dkim.DKIM(msg, minkey=1024).verify(idx=i, dnsfunc=lookup)
             res, detail = ("pass", "") if ok else ("fail", "")
         except dkim.DKIMException as e:
             res, detail = "fail", str(e)

@@ -22,27 +22,21 @@ while `rotate` (each run at the next due step) and SIGHUP run every
 come from keys that were in one signing set of the store together (one
 generation, never a mix).
 """
-import base64
 import os
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
-import unittest
 
 import dkim
-import dns.rdatatype
 
-import knot
 import tap
 from peers import SmtpSink
 from rawsmtp import session
-from rotrig import M, T0, ZONE, RotRig
-from signet_env import binary
+from rotrig import (M, T0, ZONE, RotRigCase, dkimpy_each,  # noqa: F401
+                    live_dns, record, sig_count)
 
-ASAN = os.environ.get("SIGNET_TEST_ASAN") == "1"
 SUBJECT = re.compile(rb"^Subject: (\S+)", re.M)
 
 
@@ -51,22 +45,6 @@ def message(tag):
             "Subject: %s\r\nMessage-ID: <%s@%s>\r\n\r\n"
             "Sent during the rotation test.\r\n" % (ZONE, tag, tag, ZONE)
             ).encode()
-
-
-def sig_count(msg):
-    return len(re.findall(rb"^DKIM-Signature:", msg, re.M | re.I))
-
-
-def dkimpy_each(msg, dnsfunc):
-    """dkimpy's verdict on each signature."""
-    d = dkim.DKIM(msg)
-    out = []
-    for i in range(sig_count(msg)):
-        try:
-            out.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
-        except dkim.DKIMException:
-            out.append(False)
-    return out
 
 
 def dkimpy_one(msg, i, record):
@@ -78,16 +56,6 @@ def dkimpy_one(msg, i, record):
         return False
 
 
-def live_dns(server):
-    def dnsfunc(name, timeout=5):
-        r = server.query(name.decode().rstrip("."), "TXT")
-        for rrset in r.answer:
-            if rrset.rdtype == dns.rdatatype.TXT:
-                return b"".join(rrset[0].strings)
-        return None
-    return dnsfunc
-
-
 def selector_of(msg, i):
     """s= of the i-th DKIM-Signature (top first)."""
     fields = re.findall(rb"^DKIM-Signature:(.*?)(?=^\S)", msg,
@@ -96,56 +64,8 @@ def selector_of(msg, i):
     return m.group(1).decode()
 
 
-def ed25519_record(pem_path):
-    der = subprocess.run(["openssl", "pkey", "-in", pem_path, "-pubout",
-                          "-outform", "DER"], stdout=subprocess.PIPE,
-                         check=True).stdout
-    return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
-
-
-class E2E(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.skip = None
-        for b in ("signetd", "signetctl"):
-            if not os.access(binary(b, ASAN), os.X_OK):
-                cls.skip = "%s is not built" % b
-                return
-        from signet_env import free_port
-        port = free_port()
-        zone = knot.zone_text(ZONE, ns=(("ns1", "127.0.0.1"),
-                                         ("ns2", "127.0.0.2")))
-        cls.primary = knot.Knot(zones={ZONE: zone}, port=port)
-        cls.secondary = knot.Knot(primary=cls.primary, address="127.0.0.2",
-                                  port=port)
-        cls.primary.start()
-        cls.secondary.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.skip:
-            return
-        for k in (cls.secondary, cls.primary):
-            k.cleanup()
-
-    def setUp(self):
-        if self.skip:
-            self.skipTest(self.skip)
-        self.primary.knsupdate(ZONE, ["del s1._domainkey TXT",
-                                      "del s2._domainkey TXT"])
-
-    def rig(self, **kw):
-        rig = RotRig(self.primary, servers=[self.primary.server,
-                                            self.secondary.server], **kw)
-        self.addCleanup(self.finish, rig)
-        return rig
-
-    def finish(self, rig):
-        rc = rig.stop()
-        report = rig.sanitizer_report()
-        rig.cleanup()
-        self.assertIsNone(report, report)
-        self.assertIn(rc, (0, None))
+class E2E(RotRigCase):
+    PAIR = True
 
     def send(self, rig, tag):
         replies = session(rig.port, "alice@%s" % ZONE, ["bob@dest.test"],
@@ -277,7 +197,7 @@ class E2E(unittest.TestCase):
             for k in j.get("keys") or []:
                 p = os.path.join(key_dir, k["id"] + ".pem")
                 if k["id"] not in records and os.path.exists(p):
-                    records[k["id"]] = (k["selector"], ed25519_record(p))
+                    records[k["id"]] = (k["selector"], record(p))
             states = {k["id"]: k["state"] for k in j.get("keys") or []}
             sets.add(frozenset((s, i) for s, i in
                                (j.get("selectors") or {}).items()

@@ -40,14 +40,13 @@ import tempfile
 import time
 import unittest
 
-import dkim
 import dns.rcode
 import dns.rdatatype
-import yaml
 
-import knot
 import tap
 import verifiers
+from rotrig import (Store, config_text, dkimpy_each, knot_pair, live_dns,
+                    rfc2136, signetctl)
 from signet_env import BUILD, binary, crlf
 
 ZONE = "example.test"
@@ -69,34 +68,6 @@ NAMES = ("s1", "s2")
 GEN_DAYS = int(os.environ.get("SIGNET_ORACLE_GEN_DAYS", "90"))
 ORACLE = os.path.join(BUILD, "tests", "test_keys_oracle")
 
-CONFIG = """listen:
-  - address: 127.0.0.1:2525
-upstream:
-  address: file:%(dir)s/out
-keystore: %(dir)s/keys
-spool: %(dir)s/spool
-domains:
-  example.test: { selectors: %(selectors)s, algorithm: ed25519 }
-tenants:
-  - name: t
-    networks: [127.0.0.0/8]
-    domains: [example.test]
-rotation:
-  strategy: %(strategy)s
-  period: 30d
-  max_transit: 5d
-  reload_bound: %(r)ds
-  skew: %(skew)ds
-  ttl: %(ttl)ds
-  dns:
-    backend: rfc2136
-    zone: example.test
-    authoritative: [%(servers)s]
-    server: %(primary)s
-    tsig: { name: signet, algorithm: hmac-sha256, secret_file: %(secret)s }
-"""
-
-
 def zone_text():
     return "\n".join([
         "$ORIGIN %s." % ZONE, "$TTL %d" % TTL,
@@ -104,26 +75,7 @@ def zone_text():
         "@ NS ns1", "ns1 A 127.0.0.1", "@ NS ns2", "ns2 A 127.0.0.2", ""])
 
 
-def dkimpy_results(msg, server):
-    """dkimpy's verdict on every signature, keys read from server."""
-    def dnsfunc(name, timeout=5):
-        r = server.query(name.decode().rstrip("."), "TXT")
-        for rrset in r.answer:
-            if rrset.rdtype == dns.rdatatype.TXT:
-                return b"".join(rrset[0].strings)
-        return None
-    d = dkim.DKIM(msg)
-    n = len([h for h in d.headers if h[0].lower() == b"dkim-signature"])
-    out = []
-    for i in range(n):
-        try:
-            out.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
-        except dkim.DKIMException:
-            out.append(False)
-    return out
-
-
-class Timeline:
+class Timeline(Store):
     """One simulated span: config, key store, Knot pair, recorded plan."""
 
     def __init__(self, primary, secondary, rng, strategy="dual-selector"):
@@ -148,36 +100,22 @@ class Timeline:
 
     def write_config(self, secret):
         with open(self.conf, "w") as f:
-            f.write(CONFIG % {
-                "dir": self.dir, "r": R, "skew": SKEW, "ttl": TTL,
-                "strategy": self.strategy,
-                "selectors": "[s1, s2]" if self.strategy == "dual-selector"
-                else "[gen]",
-                "servers": "%s, %s" % (self.primary.server,
-                                        self.secondary.server),
-                "primary": self.primary.server, "secret": secret})
+            f.write(config_text(
+                self.dir, [self.primary.server, self.secondary.server],
+                rfc2136(self.primary.server, secret),
+                strategy=self.strategy, period="30d", max_transit="5d",
+                reload_bound="%ds" % R, skew="%ds" % SKEW, ttl="%ds" % TTL,
+                selectors="[s1, s2]" if self.strategy == "dual-selector"
+                else "[gen]"))
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ctl(self, *args, env=None, stdin=None):
-        e = dict(os.environ)
-        e.pop("SIGNET_CRASH_AT", None)
-        e.update(env or {})
-        r = subprocess.run([binary("signetctl"), "-c", self.conf] +
-                           list(args), input=stdin, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=e, timeout=120)
+        r = signetctl(self.conf, args, env=env, stdin=stdin, asan=False)
         return r.returncode, r.stdout, r.stderr.decode()
 
     # -- the key store -------------------------------------------------
-
-    @property
-    def journal_path(self):
-        return os.path.join(self.dir, "keys", ZONE, "state.yaml")
-
-    def journal(self):
-        with open(self.journal_path) as f:
-            return yaml.load(f, Loader=yaml.BaseLoader) or {}
 
     def signing(self):
         """(selector, key file) of every READY or ACTIVE key."""
@@ -286,13 +224,7 @@ class Oracle(unittest.TestCase):
             if not os.access(p, os.X_OK):
                 cls.skip = "%s is not built" % p
                 return
-        from signet_env import free_port
-        port = free_port()
-        cls.primary = knot.Knot(zones={ZONE: zone_text()}, port=port)
-        cls.secondary = knot.Knot(primary=cls.primary, address="127.0.0.2",
-                                  port=port)
-        cls.primary.start()
-        cls.secondary.start()
+        cls.primary, cls.secondary = knot_pair({ZONE: zone_text()})
 
     @classmethod
     def tearDownClass(cls):
@@ -370,7 +302,7 @@ class Oracle(unittest.TestCase):
             while pending and pending[0][0] < nxt:
                 tv, msg, ts = pending.pop(0)
                 server = rng.choice((self.primary, self.secondary))
-                res = dkimpy_results(msg, server)
+                res = dkimpy_each(msg, live_dns(server))
                 checked.append((ts, tv, res))
                 self.assertTrue(any(res), "sample signed at %d, verified "
                                 "at %d by dkimpy via %s: %s" %

@@ -17,6 +17,7 @@ import unittest
 
 import knot
 import tap
+from rotrig import knot_pair, pair_zone
 from signet_env import ASAN_BUILD, BUILD, ROOT, free_port
 
 ZONE = "example.test"
@@ -88,17 +89,9 @@ class KnotPublish(unittest.TestCase):
             return
         cls.tmp = tempfile.mkdtemp(prefix="signet-dns-test-")
         os.chmod(cls.tmp, 0o700)
-        port = free_port()
-        zone = knot.zone_text(ZONE, ns=(("ns1", "127.0.0.1"),
-                                         ("ns2", "127.0.0.2")))
-        cls.primary = knot.Knot(
-            zones={ZONE: zone,
-                   ZF_ZONE: ZF_TEMPLATE.replace("@SERIAL@", "1")},
-            port=port, zonefile_zones=[ZF_ZONE])
-        cls.secondary = knot.Knot(primary=cls.primary, address="127.0.0.2",
-                                  port=port)
-        cls.primary.start()
-        cls.secondary.start()
+        cls.primary, cls.secondary = knot_pair(
+            {ZONE: pair_zone(), ZF_ZONE: ZF_TEMPLATE.replace("@SERIAL@", "1")},
+            zonefile_zones=[ZF_ZONE])
 
     @classmethod
     def tearDownClass(cls):

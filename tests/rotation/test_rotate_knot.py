@@ -17,60 +17,22 @@ import tempfile
 import time
 import unittest
 
-import yaml
-
 import knot
 import tap
+from rotrig import (ASAN, R, READY_WAIT, ZONE, Store, config_text,  # noqa: F401
+                    exec_hook, knot_pair, rfc2136, signetctl)
 from signet_env import binary
 
-ZONE = "example.test"
 T0 = 1767225600          # 2026-01-01T00:00:00Z
-READY_WAIT = 300 + 120   # max(TTL, N) + S
-R = 60
 GUARD = 86400 + 60 + 120  # M + R + S
 PERIOD = 2 * 86400
 GONE_WAIT = 300 + 3 * 86400
-# SIGNET_TEST_ASAN=1: the ASan+UBSan signetctl (SIGNET_ASAN_BUILD).
-ASAN = os.environ.get("SIGNET_TEST_ASAN") == "1"
 STATE_WORDS = {"GENERATED", "PUBLISHING", "PUBLISHED", "VISIBLE", "READY",
                "ACTIVE", "DRAINING", "WITHDRAWING", "REVOKED", "GONE",
                "DESTROYED", "COMPROMISED", "RETIRING"}
 
-CONFIG = """listen:
-  - address: 127.0.0.1:2525
-upstream:
-  address: file:%(dir)s/out
-keystore: %(dir)s/keys
-spool: %(dir)s/spool
-domains:
-  example.test: { selectors: %(selectors)s, algorithm: ed25519 }
-tenants:
-  - name: t
-    networks: [127.0.0.0/8]
-    domains: [example.test]
-rotation:
-  strategy: %(strategy)s
-  period: 2d
-  max_transit: 1d
-  reload_bound: 60s
-  skew: 120s
-  ttl: 300s
-  dns:
-    backend: %(backend)s
-    zone: example.test
-    authoritative: [%(servers)s]
-%(backend_conf)s
-"""
 
-
-def ed25519_record(pem_path):
-    der = subprocess.run(["openssl", "pkey", "-in", pem_path, "-pubout",
-                          "-outform", "DER"], stdout=subprocess.PIPE,
-                         check=True).stdout
-    return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
-
-
-class Rig:
+class Rig(Store):
     """One temp dir: config, key store; helpers around signetctl."""
 
     def __init__(self, primary, servers, strategy="dual-selector",
@@ -85,55 +47,19 @@ class Rig:
 
     def write_config(self, servers, strategy, selectors, backend,
                      secret_file=None, hook=None):
-        if backend == "rfc2136":
-            bc = ("    server: %s\n    tsig: { name: signet, algorithm: "
-                  "hmac-sha256, secret_file: %s }\n" %
-                  (self.primary.server,
-                   secret_file or self.primary.secret_file))
-        else:
-            bc = "    exec: { hook: %s }\n" % hook
+        bc = rfc2136(self.primary.server,
+                     secret_file or self.primary.secret_file) \
+            if backend == "rfc2136" else exec_hook(hook)
         with open(self.conf, "w") as f:
-            f.write(CONFIG % {"dir": self.dir, "selectors": selectors,
-                              "strategy": strategy, "backend": backend,
-                              "servers": ", ".join(servers),
-                              "backend_conf": bc})
+            f.write(config_text(self.dir, servers, bc,
+                                selectors=selectors, strategy=strategy))
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ctl(self, *args, env=None):
-        e = dict(os.environ)
-        e.pop("SIGNET_CRASH_AT", None)
-        e.update(env or {})
-        r = subprocess.run([binary("signetctl", ASAN), "-c", self.conf] +
-                           list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=e, timeout=120)
+        r = signetctl(self.conf, args, env=env)
         return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-    def rotate(self, now, env=None):
-        return self.ctl("rotate", "--now", str(now), env=env)
-
-    def settle(self, now, tries=40):
-        """Rotate at now until no step waits for DNS propagation."""
-        out = ""
-        for _ in range(tries):
-            rc, o, e = self.rotate(now)
-            if rc != 0:
-                raise AssertionError("rotate failed: %s%s" % (o, e))
-            out += o
-            if "waiting for" not in o:
-                return out
-            time.sleep(0.3)
-        raise AssertionError("DNS did not settle: " + out)
-
-    @property
-    def journal_path(self):
-        return os.path.join(self.dir, "keys", ZONE, "state.yaml")
-
-    def journal(self):
-        # every scalar a string: a key id may be all digits
-        with open(self.journal_path) as f:
-            return yaml.load(f, Loader=yaml.BaseLoader)
 
     def journal_bytes(self):
         with open(self.journal_path, "rb") as f:
@@ -150,20 +76,6 @@ class Rig:
     def failures(self):
         return int((self.journal().get("attrs") or {}).get(
             "publish_failures", "0"))
-
-    def signing(self):
-        """Selectors whose mapped key is READY or ACTIVE (signetd's set)."""
-        j = self.journal()
-        states = {k["id"]: k["state"] for k in j.get("keys") or []}
-        return sorted(s for s, i in (j.get("selectors") or {}).items()
-                      if states[i] in ("READY", "ACTIVE"))
-
-    def record(self, key_id):
-        return ed25519_record(os.path.join(self.dir, "keys", ZONE, "keys",
-                                           key_id + ".pem"))
-
-    def key_at(self, sel):
-        return (self.journal().get("selectors") or {}).get(sel)
 
     def normal(self):
         """The journal with key ids replaced by their position."""
@@ -200,15 +112,7 @@ class RotateKnot(unittest.TestCase):
         if not os.access(binary("signetctl", ASAN), os.X_OK):
             cls.skip = "signetctl is not built"
             return
-        from signet_env import free_port
-        port = free_port()
-        zone = knot.zone_text(ZONE, ns=(("ns1", "127.0.0.1"),
-                                         ("ns2", "127.0.0.2")))
-        cls.primary = knot.Knot(zones={ZONE: zone}, port=port)
-        cls.secondary = knot.Knot(primary=cls.primary, address="127.0.0.2",
-                                  port=port)
-        cls.primary.start()
-        cls.secondary.start()
+        cls.primary, cls.secondary = knot_pair()
         cls.both = [cls.primary.server, cls.secondary.server]
 
     @classmethod

@@ -6,7 +6,6 @@ against the records Knot serves).
 Timing as in test_rotate_knot.py: TTL 300 s, N 60, skew 120 s, reload
 bound 60 s, max transit 1 d, period 2 d.
 """
-import base64
 import calendar
 import os
 import random
@@ -25,45 +24,13 @@ import verifiers
 from signet_env import binary, free_port
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rotrig import config_text, exec_hook, record, rfc2136  # noqa: E402
 from test_rotate_knot import (ASAN, GONE_WAIT, GUARD, PERIOD, R,  # noqa: E402
                               READY_WAIT, T0, ZONE, Rig, step_lines)
 
 FAKETIME = shutil.which("faketime")
 ROOT = os.environ.get("SIGNET_ROOT", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
-
-ROLES_CONFIG = """listen:
-  - address: 127.0.0.1:2525
-upstream:
-  address: file:%(dir)s/out
-keystore: %(dir)s/keys
-spool: %(dir)s/spool
-domains:
-  example.test:
-    selectors: %(selectors)s
-    algorithm: %(alg)s
-%(domain_extra)s
-tenants:
-  - name: t
-    networks: [127.0.0.0/8]
-    domains: [example.test]
-rotation:
-  strategy: %(strategy)s
-  period: 2d
-  max_transit: 1d
-  reload_bound: 60s
-  skew: 120s
-  ttl: 300s
-%(rotation_extra)s
-  dns:
-    zone: example.test
-    authoritative: [%(servers)s]
-%(backend)s
-"""
-RFC2136 = """    backend: rfc2136
-    server: %(server)s
-    tsig: { name: signet, algorithm: %(tsig_alg)s, secret_file: %(secret)s }
-"""
 
 MESSAGE = (b"From: Alice <alice@example.test>\r\n"
            b"To: Bob <bob@example.org>\r\n"
@@ -72,16 +39,6 @@ MESSAGE = (b"From: Alice <alice@example.test>\r\n"
            b"Message-ID: <rotation-check@example.test>\r\n"
            b"\r\n"
            b"Signed with whatever the key store says is signing.\r\n")
-
-
-def record(pem_path):
-    """The TXT value signet publishes for a private key file."""
-    der = subprocess.run(["openssl", "pkey", "-in", pem_path, "-pubout",
-                          "-outform", "DER"], stdout=subprocess.PIPE,
-                         check=True).stdout
-    if len(der) == 44:  # Ed25519 SubjectPublicKeyInfo
-        return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
-    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
 
 
 def entered(key, state):
@@ -103,19 +60,14 @@ class RoleRig(Rig):
         super().__init__(primary, servers)
 
     def write_config(self, servers, *args, **kw):
-        o = dict(self.opts, dir=self.dir, servers=", ".join(servers),
-                 server=self.primary.server,
-                 secret=self.primary.secret_file)
-        o["backend"] = RFC2136 % o if not o["hook"] else \
-            "    backend: exec\n    exec: { hook: %s }\n" % o["hook"]
+        o = self.opts
+        backend = exec_hook(o["hook"]) if o["hook"] else rfc2136(
+            self.primary.server, self.primary.secret_file, o["tsig_alg"])
         with open(self.conf, "w") as f:
-            f.write(ROLES_CONFIG % o)
-
-    def record(self, key_id):
-        return record(self.key_path(key_id))
-
-    def key_path(self, key_id):
-        return os.path.join(self.dir, "keys", ZONE, "keys", key_id + ".pem")
+            f.write(config_text(
+                self.dir, servers, backend, selectors=o["selectors"],
+                alg=o["alg"], domain_extra=o["domain_extra"],
+                rotation_extra=o["rotation_extra"], strategy=o["strategy"]))
 
     def by_selector(self, sel):
         return [k for k in self.keys() if k["selector"] == sel][0]
@@ -247,11 +199,9 @@ class RolesKnot(unittest.TestCase):
             self.assertIn("%s._domainkey.%s." % (name, ZONE), out)
         self.signetd_seals(rig, "arc-20260103", "ed25519-20260103")
 
-    def signetd_seals(self, rig, arc_sel, ed_sel):
-        """signetd on rig's store signs with the RSA slots plus the
-        rotated Ed25519 key and seals with the rotated ARC key; dkimpy
-        validates all of it against the records Knot serves."""
-        import dkim
+    def relay_one(self, rig, entry, extra=""):
+        """MESSAGE through a signetd (file sink) whose domains: entry for
+        ZONE is entry and whose key store is rig's; the message written."""
         sys.path.insert(0, os.path.join(ROOT, "tests", "smtp"))
         from daemon import Signetd
         d = Signetd(upstream="file")
@@ -259,12 +209,8 @@ class RolesKnot(unittest.TestCase):
             text = d.config_text().replace(
                 "keystore: %s" % d.keystore,
                 "keystore: %s" % os.path.join(rig.dir, "keys"))
-            text = text.replace(
-                "example.com: { selectors: [s1, s2] }",
-                "%s: { selectors: [s1, s2], extra_ed25519: true, arc: "
-                "{ selector: arc, authserv_id: mx.example.test } }" % ZONE)
-            text += "resolver: { nameservers: [%s], timeout: 5s }\n" % \
-                self.primary.server
+            text = text.replace("example.com: { selectors: [s1, s2] }",
+                                "%s: %s" % (ZONE, entry)) + extra
             d.write_config(text.replace("example.com", ZONE))
             d.start()
             with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as c:
@@ -275,24 +221,31 @@ class RolesKnot(unittest.TestCase):
                 time.sleep(0.1)
             out = d.outbox()
             self.assertEqual(len(out), 1, d.read_log()[-2000:])
-            msg = out[0]
-            got = sorted(s for _, s, _, _ in verifiers.signature_tags(msg))
-            slots = [x for x in rig.signing() if x in ("s1", "s2")]
-            self.assertEqual(got, sorted(slots + [ed_sel]))
-            dns = self.dns_table(rig)
-            res = verifiers.dkimpy(msg, dns)
-            self.assertTrue(len(res) == len(got) and
-                            all(x.passed for x in res), res)
-
-            def lookup(name, timeout=5):
-                v = dns.get(name.decode().rstrip("."))
-                return v
-            cv, _, why = dkim.arc_verify(msg, dnsfunc=lookup)
-            self.assertEqual(cv, b"pass", why)
-            self.assertIn(("s=%s;" % arc_sel).encode(),
-                          msg.replace(b"\r\n\t", b"").replace(b" ", b""))
+            return out[0]
         finally:
             d.cleanup()
+
+    def signetd_seals(self, rig, arc_sel, ed_sel):
+        """signetd on rig's store signs with the RSA slots plus the
+        rotated Ed25519 key and seals with the rotated ARC key; dkimpy
+        validates all of it against the records Knot serves."""
+        import dkim
+        msg = self.relay_one(
+            rig, "{ selectors: [s1, s2], extra_ed25519: true, arc: "
+            "{ selector: arc, authserv_id: mx.example.test } }",
+            "resolver: { nameservers: [%s], timeout: 5s }\n" %
+            self.primary.server)
+        got = sorted(s for _, s, _, _ in verifiers.signature_tags(msg))
+        slots = [x for x in rig.signing() if x in ("s1", "s2")]
+        self.assertEqual(got, sorted(slots + [ed_sel]))
+        dns = self.dns_table(rig)
+        res = verifiers.dkimpy(msg, dns)
+        self.assertTrue(len(res) == len(got) and
+                        all(x.passed for x in res), res)
+        cv, _, why = dkim.arc_verify(msg, dnsfunc=verifiers.dnsfunc(dns))
+        self.assertEqual(cv, b"pass", why)
+        self.assertIn(("s=%s;" % arc_sel).encode(),
+                      msg.replace(b"\r\n\t", b"").replace(b" ", b""))
 
     def test_arc_key_made_by_keys_import_is_adopted(self):
         """The ARC key at the plain selector (as `keys init`/`import`
@@ -526,36 +479,15 @@ class RolesKnot(unittest.TestCase):
         """signetd on rig's key store: a message it relays carries one
         signature per signing selector, each passing dkimpy and OpenDKIM
         against Knot."""
-        sys.path.insert(0, os.path.join(ROOT, "tests", "smtp"))
-        from daemon import Signetd
-        d = Signetd(upstream="file")
-        try:
-            text = d.config_text().replace(
-                "keystore: %s" % d.keystore,
-                "keystore: %s" % os.path.join(rig.dir, "keys"))
-            text = text.replace("example.com: { selectors: [s1, s2] }",
-                                "%s: { selectors: [s1, s2], algorithm: "
-                                "ed25519 }" % ZONE)
-            d.write_config(text.replace("example.com", ZONE))
-            d.start()
-            with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as c:
-                c.sendmail("alice@" + ZONE, ["bob@dest.test"], MESSAGE)
-            for _ in range(100):
-                if d.outbox():
-                    break
-                time.sleep(0.1)
-            out = d.outbox()
-            self.assertEqual(len(out), 1, d.read_log()[-2000:])
-            dns = self.dns_table(rig)
-            got = sorted(s for _, s, _, _ in verifiers.signature_tags(
-                out[0]))
-            self.assertEqual(got, sorted(selectors))
-            for verify in (verifiers.dkimpy, verifiers.opendkim):
-                res = verify(out[0], dns)
-                self.assertTrue(res and all(x.passed for x in res),
-                                (verify, res))
-        finally:
-            d.cleanup()
+        msg = self.relay_one(rig,
+                             "{ selectors: [s1, s2], algorithm: ed25519 }")
+        dns = self.dns_table(rig)
+        got = sorted(s for _, s, _, _ in verifiers.signature_tags(msg))
+        self.assertEqual(got, sorted(selectors))
+        for verify in (verifiers.dkimpy, verifiers.opendkim):
+            res = verify(msg, dns)
+            self.assertTrue(res and all(x.passed for x in res),
+                            (verify, res))
 
     def test_ky03_ky07_bad_record_never_activates(self):
         """A hook that says "done" but the name holds a stale, truncated

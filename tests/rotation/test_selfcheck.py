@@ -9,18 +9,13 @@ the selector and server) once it is changed behind our back, 1 again when
 it is put back.  The checks run on their own thread: mail keeps flowing
 while a configured server does not answer at all.
 """
-import os
 import socket
 import time
-import unittest
 
 import knot
 import tap
 from rawsmtp import session
-from rotrig import ZONE, RotRig
-from signet_env import binary
-
-ASAN = os.environ.get("SIGNET_TEST_ASAN") == "1"
+from rotrig import ZONE, RotRigCase
 
 
 def message(subject):
@@ -28,40 +23,7 @@ def message(subject):
             "body\r\n" % (ZONE, subject)).encode()
 
 
-class SelfCheck(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.skip = None
-        for b in ("signetd", "signetctl"):
-            if not os.access(binary(b, ASAN), os.X_OK):
-                cls.skip = "%s is not built" % b
-                return
-        cls.primary = knot.Knot(zones={ZONE: knot.zone_text(ZONE)})
-        cls.primary.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if not cls.skip:
-            cls.primary.cleanup()
-
-    def setUp(self):
-        if self.skip:
-            self.skipTest(self.skip)
-        self.primary.knsupdate(ZONE, ["del s1._domainkey TXT",
-                                      "del s2._domainkey TXT"])
-
-    def rig(self, **kw):
-        rig = RotRig(self.primary, **kw)
-        self.addCleanup(self.finish, rig)
-        return rig
-
-    def finish(self, rig):
-        rc = rig.stop()
-        report = rig.sanitizer_report()
-        rig.cleanup()
-        self.assertIsNone(report, report)
-        self.assertIn(rc, (0, None))
-
+class SelfCheck(RotRigCase):
     def wait_metric(self, rig, sel, want, timeout=20):
         end = time.monotonic() + timeout
         got = None

@@ -32,6 +32,39 @@ from signet_env import binary, free_port
 ASAN = os.environ.get("SIGNET_TEST_ASAN") == "1"
 
 
+def spawn_signetd(config, log, cwd, asan=ASAN):
+    """signetd -c config -f in cwd, its output to the open file log;
+    under ASan, leaks are reported but do not abort."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    return subprocess.Popen(
+        [binary("signetd", asan), "-c", config, "-f"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=cwd, env=env)
+
+
+def stop_signetd(proc, timeout):
+    """SIGTERM (drain) and wait, killing it after timeout seconds; the
+    exit status."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop_pid(proc.pid)
+        return proc.wait()
+
+
+def sanitizer_excerpt(log):
+    """The ASan/UBSan/LSan report in log (bytes) with some context,
+    as text, or None."""
+    for mark in (b"Sanitizer", b"runtime error:"):
+        i = log.find(mark)
+        if i != -1:
+            return log[max(0, i - 200):i + 3000].decode("utf-8", "replace")
+    return None
+
+
 def make_key(bits=2048):
     """(PKCS#8 PEM, key id, DNS TXT value) for a fresh RSA key."""
     k = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -161,13 +194,8 @@ class Signetd:
             f.write(text if text is not None else self.config_text())
 
     def start(self):
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            [binary("signetd", self.asan), "-c", self.config, "-f"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            cwd=self.dir, env=env)
+        self.proc = spawn_signetd(self.config, self.log, self.dir, self.asan)
         try:
             wait_port(self.port, proc=self.proc)
         except Exception:
@@ -183,15 +211,7 @@ class Signetd:
         """SIGTERM (drain) and wait; returns the exit status."""
         rc = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    rc = self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    stop_pid(self.proc.pid)
-                    rc = self.proc.wait()
-            else:
-                rc = self.proc.returncode
+            rc = stop_signetd(self.proc, timeout)
             self.proc = None
             self.log.close()
         return rc
@@ -199,11 +219,7 @@ class Signetd:
     def sanitizer_report(self):
         """ASan/UBSan/LSan output in the log, or None."""
         log = self.read_log() if os.path.exists(self.logpath) else b""
-        for mark in (b"Sanitizer", b"runtime error:"):
-            i = log.find(mark)
-            if i != -1:
-                return log[max(0, i - 200):i + 3000].decode("utf-8", "replace")
-        return None
+        return sanitizer_excerpt(log)
 
     def cleanup(self, check=True):
         """Stop and remove everything.  With check, a sanitizer report or
@@ -262,11 +278,16 @@ class SessionTest(unittest.TestCase):
     limits = None
     tenant_extra = ()
 
+    @classmethod
+    def new_daemon(cls):
+        """The class's signetd, not yet started (subclasses override)."""
+        return Signetd(limits=cls.limits, tenant_extra=cls.tenant_extra)
+
     @property
     def d(self):
         cls = type(self)
         if cls.__dict__.get("_daemon") is None:
-            d = Signetd(limits=cls.limits, tenant_extra=cls.tenant_extra)
+            d = cls.new_daemon()
             try:
                 d.start()
             except Exception:

@@ -9,7 +9,7 @@ import tap
 import verifiers
 from daemon import SessionTest, Signetd, message
 from fakeup import FakeUpstream, Script
-from peers import Postfix, SmtpSink
+from peers import sink_behind_postfix
 from rawsmtp import RawSMTP
 
 
@@ -231,12 +231,7 @@ class ThroughPostfix(unittest.TestCase):
     Postfix (as DATA from us), still verifies at the far end."""
 
     def test_bdat_through_postfix(self):
-        s = SmtpSink()
-        s.start()
-        self.addCleanup(s.cleanup)
-        pf = Postfix(s.port)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self)
         d = Signetd(upstream=pf.port, upstream_timeouts={"final": "30s"})
         self.addCleanup(d.cleanup)
         d.start()

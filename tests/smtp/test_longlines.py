@@ -9,7 +9,7 @@ import unittest
 import tap
 import verifiers
 from daemon import SessionTest, Signetd, message
-from peers import Postfix, SmtpSink
+from peers import sink_behind_postfix
 from rawsmtp import RawSMTP, session
 
 
@@ -123,12 +123,7 @@ class ThroughPostfix(unittest.TestCase):
     refolded field arrives intact and the signature verifies."""
 
     def test_references_through_postfix(self):
-        s = SmtpSink()
-        s.start()
-        self.addCleanup(s.cleanup)
-        pf = Postfix(s.port)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self)
         d = Signetd(upstream=pf.port, upstream_timeouts={"final": "30s"})
         self.addCleanup(d.cleanup)
         d.start()

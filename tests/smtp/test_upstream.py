@@ -13,7 +13,7 @@ import tap
 import verifiers
 from daemon import Signetd, message
 from fakeup import Close, DataFault, FakeUpstream, Script, Stall
-from peers import Postfix, SmtpSink
+from peers import SmtpSink, sink_behind_postfix
 from rawsmtp import RawSMTP, dot_stuff, session
 
 FAST = {"connect": "2s", "greeting": "2s", "command": "3s", "final": "3s",
@@ -128,6 +128,23 @@ class Fake(UpstreamTest):
         r = self.send(d)[-1]
         self.assertEqual((r.code, r.enhanced), (451, "4.4.1"), r.raw)
         self.assertLess(time.monotonic() - t, 6)
+
+    def test_refused_session_up01(self):
+        # An upstream that will not open a session, at its greeting, at
+        # EHLO, or at EHLO then HELO: the client gets 451 and the log
+        # names the refused step.
+        for script, event in (
+                (Script(greeting="421 4.3.2 fakeup busy"), b"upstream_greeting_refused"),
+                (Script(ehlo=["421 4.3.2 fakeup busy"]), b"upstream_ehlo_refused"),
+                (Script(ehlo=["502 5.5.1 no EHLO"], helo="421 4.3.2 fakeup busy"),
+                 b"upstream_helo_refused")):
+            with self.subTest(event=event):
+                d = self.daemon(self.fake(script).port)
+                r = self.send(d)[-1]
+                self.assertEqual((r.code, r.enhanced), (451, "4.3.0"), r.raw)
+                self.assertIn("upstream unavailable", r.text)
+                self.assertTrue(d.wait_log(event))
+                self.assertTrue(d.wait_log(b"upstream_unavailable"))
 
     def test_mail_rcpt_replies_are_upstreams_up05(self):
         up = self.fake(Script(mail="250 2.1.0 Sender fine",
@@ -259,10 +276,7 @@ class Fake(UpstreamTest):
 
 class RealPostfix(UpstreamTest):
     def test_postfix_relay_verifies_dk15(self):
-        s = self.sink()
-        pf = Postfix(s.port)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self)
         d = self.daemon(pf.port, timeouts={"final": "30s"})
         content = (b"From: alice@example.com\r\nTo: bob@dest.test\r\n"
                    b"Bcc: hidden@dest.test\r\nSubject: through postfix\r\n\r\n"
@@ -276,10 +290,7 @@ class RealPostfix(UpstreamTest):
         self.assertTrue(res and all(x.passed for x in res), res)
 
     def test_smuggling_at_lenient_postfix_sm03(self):
-        s = self.sink()
-        pf = Postfix(s.port, lenient=True)
-        self.addCleanup(pf.cleanup)
-        pf.start()
+        s, pf = sink_behind_postfix(self, lenient=True)
         d = self.daemon(pf.port, timeouts={"final": "30s"})
         for seq in (b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"):
             with RawSMTP(d.port) as c:

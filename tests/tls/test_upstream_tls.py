@@ -23,7 +23,7 @@ import tlsutil  # noqa: E402
 import verifiers  # noqa: E402
 from daemon import Signetd, message  # noqa: E402
 from fakeup import FakeUpstream, Script  # noqa: E402
-from peers import Postfix, SmtpSink  # noqa: E402
+from peers import sink_behind_postfix  # noqa: E402
 from rawsmtp import RawSMTP, session  # noqa: E402
 
 FAST = {"connect": "2s", "greeting": "3s", "command": "3s", "final": "30s"}
@@ -442,13 +442,7 @@ class UpstreamAuth(Base):
 
 class RealPostfix(Base):
     def postfix(self, tls):
-        s = SmtpSink([])
-        s.start()
-        self.addCleanup(s.cleanup)
-        pf = Postfix(s.port, tls=MAT.good if tls else None)
-        self.addCleanup(pf.cleanup)
-        pf.start()
-        return s, pf
+        return sink_behind_postfix(self, tls=MAT.good if tls else None)
 
     def test_postfix_opportunistic_tls(self):
         s, pf = self.postfix(tls=True)

@@ -146,18 +146,9 @@ class TlsTest(SessionTest):
     """One TlsSignetd per class (see SessionTest)."""
     client_ca = False
 
-    @property
-    def d(self):
-        cls = type(self)
-        if cls.__dict__.get("_daemon") is None:
-            d = TlsSignetd(limits=cls.limits, client_ca=cls.client_ca)
-            try:
-                d.start()
-            except Exception:
-                d.cleanup(check=False)
-                raise
-            cls._daemon = d
-        return cls._daemon
+    @classmethod
+    def new_daemon(cls):
+        return TlsSignetd(limits=cls.limits, client_ca=cls.client_ca)
 
     def tls_client(self, **kw):
         c = self.d.tls_client(**kw)
