@@ -104,6 +104,9 @@ snapshot_find(const struct snapshot *s, size_t n, const char *domain)
 {
 	struct snap_keys	 k;
 
+	/* No domain has keys: s->keys is NULL, which bsearch may not get. */
+	if (n == 0)
+		return NULL;
 	memset(&k, 0, sizeof(k));
 	k.domain = (char *)(uintptr_t)domain;
 	return bsearch(&k, s->keys, n, sizeof(*s->keys), snap_keys_cmp);
