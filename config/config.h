@@ -298,6 +298,7 @@ struct config {
 	const char			*keystore;
 	const char			*spool;
 	uint64_t			 spool_memory_max;
+	uint64_t			 keys_eager_max;	/* keys loaded at build */
 	struct config_signing		 signing;
 	const struct config_domain	*domains;	/* sorted by name */
 	size_t				 ndomains;

@@ -25,7 +25,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,12 +118,28 @@ struct store_txn {
 	size_t			 nadded;
 };
 
+/* A key set entry's key: loaded at build time, or on first use. */
+enum entry_load {
+	ENTRY_UNLOADED,		/* lazy, not used yet */
+	ENTRY_LOADED,		/* key is set and never changes again */
+	ENTRY_FAILED,		/* the load failed; never retried */
+};
+
 struct keyset_entry {
 	char			*selector;
 	char			 id[KEYS_ID_LEN + 1];
 	enum store_state	 state;
 	char			*role;		/* NULL: STORE_ROLE_DKIM */
 	time_t			 generated;
+	enum keys_alg		 alg;		/* the journal's */
+	unsigned		 bits;
+	char			*path;		/* the key file */
+	/*
+	 * load moves once from UNLOADED to LOADED or FAILED, under mtx;
+	 * readers that see LOADED (acquire) read key without the lock.
+	 */
+	atomic_int		 load;
+	pthread_mutex_t		 mtx;
 	struct keys_key		*key;
 };
 
@@ -2404,6 +2422,8 @@ store_keyset_free(struct store_keyset *ks)
 		keys_free(ks->v[i].key);
 		free(ks->v[i].selector);
 		free(ks->v[i].role);
+		free(ks->v[i].path);
+		pthread_mutex_destroy(&ks->v[i].mtx);
 	}
 	free(ks->v);
 	free(ks);
@@ -2411,16 +2431,12 @@ store_keyset_free(struct store_keyset *ks)
 
 /* Load one journalled key and check it is the key the journal means. */
 static struct keys_key *
-load_checked(struct store *st, const char *domain, const struct store_key *k,
-    char *err, size_t errlen)
+load_checked(const struct keyset_entry *k, char *err, size_t errlen)
 {
 	struct keys_key	*key;
-	char		 path[PATH_MAX], id[KEYS_ID_LEN + 1];
+	const char	*path = k->path;
+	char		 id[KEYS_ID_LEN + 1];
 
-	if (store_key_file(st, domain, k->id, path, sizeof(path)) == -1) {
-		errmsg_set(err, errlen, "%s: path too long", st->path);
-		return NULL;
-	}
 	if ((key = keys_load(path, err, errlen)) == NULL)
 		return NULL;
 	if (keys_id(key, id) == -1 || strcmp(id, k->id) != 0) {
@@ -2443,12 +2459,24 @@ struct store_keyset *
 store_load_signing_keys(struct store *st, const char *domain, char *err,
     size_t errlen)
 {
+	struct store_keyset	*ks;
+
+	if ((ks = store_load_signing_keys_lazy(st, domain, err, errlen)) ==
+	    NULL)
+		return NULL;
+	store_keyset_load_all(ks, err, errlen);
+	return ks;
+}
+
+struct store_keyset *
+store_load_signing_keys_lazy(struct store *st, const char *domain,
+    char *err, size_t errlen)
+{
 	struct store_domain	*d;
 	struct store_keyset	*ks = NULL;
 	const struct store_key	*k;
 	struct keyset_entry	*e;
-	struct keys_key		*key;
-	char			 kerr[512];
+	char			 path[PATH_MAX];
 	size_t			 i;
 
 	if ((d = store_domain_load(st, domain, err, errlen)) == NULL)
@@ -2466,15 +2494,19 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 		k = find_key(d, d->sels[i].id);
 		if (k->state != STORE_READY && k->state != STORE_ACTIVE)
 			continue;
-		if ((key = load_checked(st, domain, k, kerr, sizeof(kerr))) ==
-		    NULL) {
+		if (store_key_file(st, domain, k->id, path, sizeof(path)) ==
+		    -1) {
 			if (ks->failures++ == 0)
-				errmsg_set(err, errlen, "%s", kerr);
+				errmsg_set(err, errlen, "%s: path too long",
+				    st->path);
 			continue;
 		}
 		e = &ks->v[ks->n];
-		if ((e->selector = strdup(d->sels[i].selector)) == NULL) {
-			keys_free(key);
+		pthread_mutex_init(&e->mtx, NULL);
+		atomic_init(&e->load, ENTRY_UNLOADED);
+		ks->n++;
+		if ((e->selector = strdup(d->sels[i].selector)) == NULL ||
+		    (e->path = strdup(path)) == NULL) {
 			store_keyset_free(ks);
 			ks = NULL;
 			errmsg_set(err, errlen, "out of memory");
@@ -2482,9 +2514,9 @@ store_load_signing_keys(struct store *st, const char *domain, char *err,
 		}
 		memcpy(e->id, k->id, sizeof(e->id));
 		e->state = k->state;
-		e->key = key;
+		e->alg = k->alg;
+		e->bits = k->bits;
 		e->generated = k->entered[STORE_GENERATED];
-		ks->n++;
 		if (attrs_get(&k->attrs, STORE_ATTR_ROLE) != NULL &&
 		    (e->role = strdup(attrs_get(&k->attrs, STORE_ATTR_ROLE))) ==
 		    NULL) {
@@ -2535,10 +2567,81 @@ store_keyset_state(const struct store_keyset *ks, size_t i)
 	return i < ks->n ? ks->v[i].state : STORE_GENERATED;
 }
 
+/*
+ * The key of entry i, loading it if this is its first use: the first
+ * caller loads under the entry's lock while others wait for it; later
+ * callers see LOADED or FAILED without locking.  err gets the reason
+ * only in the call whose load failed.
+ */
+const struct keys_key *
+store_keyset_key_err(const struct store_keyset *ks, size_t i, char *err,
+    size_t errlen)
+{
+	struct keyset_entry	*e;
+	struct keys_key		*key;
+	int			 st;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (i >= ks->n)
+		return NULL;
+	e = &ks->v[i];
+	st = atomic_load_explicit(&e->load, memory_order_acquire);
+	if (st != ENTRY_UNLOADED)
+		return st == ENTRY_LOADED ? e->key : NULL;
+	pthread_mutex_lock(&e->mtx);
+	st = atomic_load_explicit(&e->load, memory_order_relaxed);
+	if (st == ENTRY_UNLOADED) {
+		if ((key = load_checked(e, err, errlen)) != NULL) {
+			e->key = key;
+			st = ENTRY_LOADED;
+		} else
+			st = ENTRY_FAILED;
+		atomic_store_explicit(&e->load, st, memory_order_release);
+	}
+	pthread_mutex_unlock(&e->mtx);
+	return st == ENTRY_LOADED ? e->key : NULL;
+}
+
 const struct keys_key *
 store_keyset_key(const struct store_keyset *ks, size_t i)
 {
-	return i < ks->n ? ks->v[i].key : NULL;
+	return store_keyset_key_err(ks, i, NULL, 0);
+}
+
+enum keys_alg
+store_keyset_alg(const struct store_keyset *ks, size_t i)
+{
+	return i < ks->n ? ks->v[i].alg : KEYS_ALG_RSA_SHA256;
+}
+
+size_t
+store_keyset_load_all(struct store_keyset *ks, char *err, size_t errlen)
+{
+	char	kerr[512];
+	size_t	i, j, failed = 0;
+
+	for (i = j = 0; i < ks->n; i++) {
+		if (store_keyset_key_err(ks, i, kerr, sizeof(kerr)) == NULL) {
+			if (ks->failures++ == 0)
+				errmsg_set(err, errlen, "%s", kerr);
+			failed++;
+			free(ks->v[i].selector);
+			free(ks->v[i].role);
+			free(ks->v[i].path);
+			pthread_mutex_destroy(&ks->v[i].mtx);
+			continue;
+		}
+		/* A mutex may not be copied: the moved entry gets a new one. */
+		if (j != i) {
+			pthread_mutex_destroy(&ks->v[i].mtx);
+			memcpy(&ks->v[j], &ks->v[i], sizeof(ks->v[j]));
+			pthread_mutex_init(&ks->v[j].mtx, NULL);
+		}
+		j++;
+	}
+	ks->n = j;
+	return failed;
 }
 
 const char *

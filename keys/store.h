@@ -260,14 +260,36 @@ enum store_status store_set_selector(struct store *, const char *domain,
  */
 struct store_keyset *store_load_signing_keys(struct store *,
 		    const char *domain, char *err, size_t errlen);
+/*
+ * The same set with every key left on disk until its first use (an ESP's
+ * tens of thousands of keys; snapshot.c decides): only the journal is
+ * read here.  store_keyset_key() then loads and checks a key once,
+ * thread-safely; a key that fails is missing from then on (NULL) and is
+ * never retried by this set.  store_keyset_load_all() loads the rest
+ * now, leaves the failures out of the set as store_load_signing_keys()
+ * does, counts them in store_keyset_failures() and describes the first
+ * in err; it returns how many failed.  It must not race with readers.
+ */
+struct store_keyset *store_load_signing_keys_lazy(struct store *,
+		    const char *domain, char *err, size_t errlen);
+size_t		 store_keyset_load_all(struct store_keyset *, char *err,
+		    size_t errlen);
 size_t		 store_keyset_count(const struct store_keyset *);
 size_t		 store_keyset_failures(const struct store_keyset *);
 uint64_t	 store_keyset_generation(const struct store_keyset *);
 const char	*store_keyset_selector(const struct store_keyset *, size_t);
 const char	*store_keyset_id(const struct store_keyset *, size_t);
 enum store_state store_keyset_state(const struct store_keyset *, size_t);
+/* The key (loaded on first use, see above), or NULL if it fails. */
 const struct keys_key *store_keyset_key(const struct store_keyset *,
 		    size_t);
+/* The same; err gets the reason in the one call whose load failed, and
+ * is emptied otherwise, so a caller logs each failure once. */
+const struct keys_key *store_keyset_key_err(const struct store_keyset *,
+		    size_t, char *err, size_t errlen);
+/* The key's algorithm as journalled (a loaded key is checked to match),
+ * known without loading it. */
+enum keys_alg	 store_keyset_alg(const struct store_keyset *, size_t);
 /* The key's STORE_ATTR_ROLE, STORE_ROLE_DKIM when it has none. */
 const char	*store_keyset_role(const struct store_keyset *, size_t);
 /*

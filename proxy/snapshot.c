@@ -112,8 +112,66 @@ snapshot_find(const struct snapshot *s, size_t n, const char *domain)
 	return bsearch(&k, s->keys, n, sizeof(*s->keys), snap_keys_cmp);
 }
 
+static void
+snap_log_failure(const char *domain, const char *selector, const char *err)
+{
+	struct log_line	*l = log_begin(LOG_ERR, NULL, "key_load_failed");
+
+	log_kv(l, "domain", "%s", domain);
+	if (selector != NULL)
+		log_kv(l, "s", "%s", selector);
+	log_kv_esc(l, "detail", err, strlen(err));
+	log_end(l);
+}
+
 /*
- * Load one domain's READY/ACTIVE keys.  A domain the store does not know
+ * Key j of a domain's set, loaded now if this is its first use; a key
+ * that fails is logged by the one caller whose load failed and is
+ * missing from then on (its mail signs with the other selector, or gets
+ * 451 when none is left, KY-01).
+ */
+static const struct keys_key *
+snap_key(const struct snap_keys *k, size_t j)
+{
+	const struct keys_key	*key;
+	char			 err[SNAP_ERR_MAX];
+
+	if ((key = store_keyset_key_err(k->set, j, err, sizeof(err))) ==
+	    NULL && err[0] != '\0')
+		snap_log_failure(k->domain, store_keyset_selector(k->set, j),
+		    err);
+	return key;
+}
+
+/*
+ * Up to keys_eager_max keys in all: load and check every one now, so a
+ * bad key shows at startup and reload (KY-01, KY-05) as it always has.
+ * More stay on disk until first use: an ESP's 20,000 RSA keys would take
+ * 20 s to load and check.
+ */
+static void
+snapshot_load_eager(struct snapshot *s, const struct config *cfg)
+{
+	char	err[SNAP_ERR_MAX];
+	size_t	i, n = 0;
+
+	for (i = 0; i < s->nkeys; i++)
+		n += store_keyset_count(s->keys[i].set);
+	if (n > cfg->keys_eager_max) {
+		log_event(LOG_INFO, NULL, "keys_lazy", "keys=%zu eager_max=%llu",
+		    n, (unsigned long long)cfg->keys_eager_max);
+		return;
+	}
+	for (i = 0; i < s->nkeys; i++) {
+		err[0] = '\0';
+		if (store_keyset_load_all(s->keys[i].set, err, sizeof(err)) > 0)
+			snap_log_failure(s->keys[i].domain, NULL, err);
+	}
+}
+
+/*
+ * Read one domain's READY/ACTIVE keys from its journal (the keys
+ * themselves: snapshot_load_eager or first use).  A domain the store does not know
  * yet simply has no keys (its mail gets 451, TN-04).
  */
 static int
@@ -127,19 +185,14 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 	enum keys_alg		 ka;
 
 	err[0] = '\0';
-	set = store_load_signing_keys(s->store, domain, err, sizeof(err));
+	set = store_load_signing_keys_lazy(s->store, domain, err, sizeof(err));
 	if (set == NULL) {
 		log_event(LOG_WARNING, NULL, "keys_unavailable", "domain=%s",
 		    domain);
 		return 0;
 	}
-	if (store_keyset_failures(set) > 0) {
-		struct log_line	*l = log_begin(LOG_ERR, NULL, "key_load_failed");
-
-		log_kv(l, "domain", "%s", domain);
-		log_kv_esc(l, "detail", err, strlen(err));
-		log_end(l);
-	}
+	if (store_keyset_failures(set) > 0)
+		snap_log_failure(domain, NULL, err);
 	ka = alg == CONFIG_ALG_ED25519 ? KEYS_ALG_ED25519_SHA256 :
 	    KEYS_ALG_RSA_SHA256;
 	for (i = 0; want_alg && i < store_keyset_count(set); i++) {
@@ -150,8 +203,8 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 		    strcmp(store_keyset_role(set, i), STORE_ROLE_DKIM) != 0)
 			continue;
 		/* extra_ed25519 signs with the domain's Ed25519 keys too. */
-		if (keys_alg(store_keyset_key(set, i)) != ka && !(extra_ed25519 &&
-		    keys_alg(store_keyset_key(set, i)) == KEYS_ALG_ED25519_SHA256))
+		if (store_keyset_alg(set, i) != ka && !(extra_ed25519 &&
+		    store_keyset_alg(set, i) == KEYS_ALG_ED25519_SHA256))
 			log_event(LOG_ERR, NULL, "key_algorithm_mismatch",
 			    "domain=%s s=%s detail=\"key not used\"", domain,
 			    store_keyset_selector(set, i));
@@ -214,6 +267,7 @@ snapshot_load_all(struct snapshot *s, const struct config *cfg)
 	}
 	if (s->nkeys > nconf)
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
+	snapshot_load_eager(s, cfg);
 	rv = 0;
 done:
 	free(extra);
@@ -348,7 +402,6 @@ snapshot_key(const struct snapshot *s, const char *domain,
     const char *selector)
 {
 	const struct snap_keys	*k;
-	const struct keys_key	*key;
 	size_t			 j;
 
 	if ((k = snapshot_find(s, s->nkeys, domain)) != NULL) {
@@ -356,11 +409,11 @@ snapshot_key(const struct snapshot *s, const char *domain,
 			if (strcmp(store_keyset_selector(k->set, j),
 			    selector) != 0)
 				continue;
-			key = store_keyset_key(k->set, j);
 			/* A key of the wrong type never signs (KY-01). */
-			if (k->check_alg && keys_alg(key) != k->alg)
+			if (k->check_alg && store_keyset_alg(k->set, j) !=
+			    k->alg)
 				return NULL;
-			return key;
+			return snap_key(k, j);
 		}
 	}
 	return NULL;
@@ -384,20 +437,22 @@ snapshot_role_key(const struct snapshot *s, const char *domain,
 	if ((k = snapshot_find(s, s->nkeys, domain)) == NULL)
 		return NULL;
 	if (store_keyset_current(k->set, role, &j) == 0) {
-		key = store_keyset_key(k->set, j);
+		if (store_keyset_alg(k->set, j) == alg)
+			key = snap_key(k, j);
 		*selector = store_keyset_selector(k->set, j);
 	} else {
 		for (j = 0; plain != NULL && j < store_keyset_count(k->set);
 		    j++) {
 			if (strcmp(store_keyset_selector(k->set, j),
 			    plain) == 0) {
-				key = store_keyset_key(k->set, j);
+				if (store_keyset_alg(k->set, j) == alg)
+					key = snap_key(k, j);
 				*selector = store_keyset_selector(k->set, j);
 				break;
 			}
 		}
 	}
-	return key != NULL && keys_alg(key) == alg ? key : NULL;
+	return key;
 }
 
 const struct keys_key *
@@ -436,7 +491,7 @@ snapshot_key_at(const struct snapshot *s, size_t i, const char **domain,
 		}
 		*domain = k->domain;
 		*selector = store_keyset_selector(k->set, i);
-		return store_keyset_key(k->set, i);
+		return snap_key(k, i);
 	}
 	return NULL;
 }
@@ -453,14 +508,14 @@ snapshot_extra_ed25519(const struct snapshot *s, const char *domain,
 	if ((k = snapshot_find(s, s->nkeys, domain)) == NULL)
 		return NULL;
 	for (i = 0; i < store_keyset_count(k->set); i++) {
-		key = store_keyset_key(k->set, i);
 		sel = store_keyset_selector(k->set, i);
-		if (keys_alg(key) != KEYS_ALG_ED25519_SHA256)
+		if (store_keyset_alg(k->set, i) != KEYS_ALG_ED25519_SHA256)
 			continue;
 		for (j = 0; j < nskip; j++)
 			if (strcmp(skip[j], sel) == 0)
 				break;
-		if (j < nskip || n-- > 0)
+		/* A key that failed to load is not there (KY-01). */
+		if (j < nskip || (key = snap_key(k, i)) == NULL || n-- > 0)
 			continue;
 		*selector = sel;
 		return key;
