@@ -847,6 +847,7 @@ main(int argc, char **argv)
 	if ((snap = snapshot_build(cfg, errs)) == NULL) {
 		fprintf(stderr, "signetd: %s\n", buf_cstr(errs) ? buf_cstr(errs) :
 		    "cannot load keys");
+		buf_free(errs);
 		return 1;
 	}
 	buf_free(errs);

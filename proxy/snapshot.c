@@ -98,7 +98,7 @@ snapshot_has_domain(const struct snapshot *s, const char *domain)
  */
 static int
 snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
-    enum config_alg alg, const char *arc_selector)
+    enum config_alg alg, const char *arc_selector, struct buf *refuse)
 {
 	struct store_keyset	*set;
 	struct snap_keys	*nk;
@@ -114,6 +114,16 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 		log_event(LOG_WARNING, NULL, "keys_unavailable", "domain=%s",
 		    domain);
 		return 0;
+	}
+	if (store_keyset_failures(set) > 0 && refuse != NULL) {
+		/* KY-01/KY-02: at start-up and on SIGHUP a configured key that
+		 * is missing, damaged, too weak or unsafely stored refuses the
+		 * whole configuration (the old one stays on reload), so the
+		 * operator hears of it before mail goes out with fewer keys.
+		 * The detail names the file and the reason, never content. */
+		buf_printf(refuse, "key store, domain %s: %s", domain, err);
+		store_keyset_free(set);
+		return -2;
 	}
 	if (store_keyset_failures(set) > 0) {
 		struct log_line	*l = log_begin(LOG_ERR, NULL, "key_load_failed");
@@ -155,30 +165,39 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 
 /* Every configured domain, then the tenants' extra signing domains. */
 static int
-snapshot_load_all(struct snapshot *s, const struct config *cfg)
+snapshot_load_all(struct snapshot *s, const struct config *cfg,
+    struct buf *refuse)
 {
 	size_t	 i, j;
+	int	 rc;
 
 	for (i = 0; i < cfg->ndomains; i++)
-		if (snapshot_load_domain(s, cfg->domains[i].name, 1,
+		if ((rc = snapshot_load_domain(s, cfg->domains[i].name, 1,
 		    cfg->domains[i].algorithm, cfg->domains[i].arc.enabled ?
-		    cfg->domains[i].arc.selector : NULL) == -1)
-			return -1;
+		    cfg->domains[i].arc.selector : NULL, refuse)) != 0)
+			return rc;
 	for (i = 0; i < cfg->ntenants; i++)
 		for (j = 0; j < cfg->tenants[i].nextra_signatures; j++)
-			if (snapshot_load_domain(s,
+			if ((rc = snapshot_load_domain(s,
 			    cfg->tenants[i].extra_signatures[j].domain, 0,
-			    CONFIG_ALG_RSA, NULL) == -1)
-				return -1;
+			    CONFIG_ALG_RSA, NULL, refuse)) != 0)
+				return rc;
 	return 0;
 }
 
+/*
+ * strict: refuse the snapshot when a configured key fails to load (start-up
+ * and SIGHUP).  The key store poll is not strict: signetctl changes the
+ * store under a running daemon, and a key it broke is logged and skipped
+ * there, its domain's mail getting 451 if no key is left.
+ */
 static struct snapshot *
-snapshot_make(struct cfg_holder *ch, struct buf *err)
+snapshot_make(struct cfg_holder *ch, int strict, struct buf *err)
 {
 	const struct config	*cfg = ch->cfg;
 	struct snapshot		*s;
 	char			 e[SNAP_ERR_MAX];
+	int			 rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		if (err != NULL)
@@ -197,8 +216,8 @@ snapshot_make(struct cfg_holder *ch, struct buf *err)
 	/* Take the fingerprint first: a change during loading is seen. */
 	if (store_fingerprint(s->store, &s->fingerprint) == -1)
 		s->fingerprint = 0;
-	if (snapshot_load_all(s, cfg) == -1) {
-		if (err != NULL)
+	if ((rc = snapshot_load_all(s, cfg, strict ? err : NULL)) != 0) {
+		if (rc == -1 && err != NULL)
 			buf_append_str(err, "out of memory loading keys");
 		goto fail;
 	}
@@ -226,7 +245,7 @@ snapshot_build(const struct config *cfg, struct buf *err)
 		cfg_holder_unref(ch);
 		return NULL;
 	}
-	s = snapshot_make(ch, err);
+	s = snapshot_make(ch, 1, err);
 	cfg_holder_unref(ch);
 	return s;
 }
@@ -234,7 +253,7 @@ snapshot_build(const struct config *cfg, struct buf *err)
 struct snapshot *
 snapshot_rebuild_keys(struct snapshot *prev, struct buf *err)
 {
-	return snapshot_make(prev->ch, err);
+	return snapshot_make(prev->ch, 0, err);
 }
 
 void
