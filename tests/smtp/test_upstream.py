@@ -187,6 +187,86 @@ class Fake(UpstreamTest):
                                          r.raw)
                 self.assertNotIn(b"\x1b", d.read_log())
 
+    def test_more_malformed_replies_up06(self):
+        """UP-06, the rest of the row: 1000-line reply, 1-character line,
+        reply cut off before CRLF (then silence), a reply to a command not
+        yet sent, a multi-line reply that stops half way, and a reply to DATA
+        with the wrong class.  The client always gets a well-formed 451
+        (4.3.0, or 4.4.2 when the reply never completes), nothing relayed."""
+        cases = [
+            ("thousand_lines", {"rcpt_default": b"250-x\r\n" * 999 +
+                                b"250 ok\r\n"}, "rcpt"),
+            ("one_char", {"rcpt_default": b"2\r\n"}, "rcpt"),
+            ("cut_off", {"rcpt_default": b"250 2.1.5 O"}, "rcpt"),
+            ("unsolicited", {"mail": b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"},
+             "rcpt"),
+            ("multiline_then_silence", {"rcpt_default": b"250-partial\r\n"},
+             "rcpt"),
+            ("data_2xx", {"data": b"250 2.0.0 Ok\r\n"}, "data"),
+        ]
+        for name, kw, stage in cases:
+            with self.subTest(case=name):
+                up = self.fake(Script(**kw))
+                d = self.daemon(up.port)
+                r = self.send(d)
+                self.assertTrue(all(x.wellformed for x in r),
+                                [x.raw for x in r])
+                # The first refusal is the one for the broken reply; a
+                # later DATA may only add "no valid recipients".
+                bad = [x for x in r[1:] if x.code >= 400]
+                self.assertTrue(bad, [x.raw for x in r])
+                self.assertEqual(bad[0].code, 451, bad[0].raw)
+                self.assertIn(bad[0].enhanced, ("4.3.0", "4.4.2"), bad[0].raw)
+                self.assertNotEqual(r[-1].code, 250, r[-1].raw)
+                self.assertEqual(up.transactions, [])
+                self.assertIsNone(d.sanitizer_report())
+
+    def test_log_escapes_client_and_upstream_text_rs04(self):
+        """RS-04: format directives in an address, ESC in the EHLO name and
+        in a header, ESC in upstream replies: the log holds the escaped
+        forms and the directives as plain text, never a raw ESC or CR, and
+        the client never sees the upstream's raw ESC."""
+        up = self.fake(Script(
+            rcpt_default="250 2.1.5 \x1b[31mOk %n%s",
+            rcpt={"carol@dest.test": b"250-\x1b[31m%n\r\n550 5.1.1 \r%s\r\n"},
+            final="250 2.0.0 \x1b]0;title\x07queued as FAKE%(n)d"))
+        d = self.daemon(up.port)
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            self.assertEqual(c.cmd("EHLO a%n%s\x1b[31m").code, 501)
+            self.assertEqual(c.cmd("EHLO client.test").code, 250)
+            self.assertEqual(c.cmd("MAIL FROM:<%s%n%x@example.com>").code, 250)
+            r = c.cmd("RCPT TO:<bob%s@dest.test>")
+            self.assertEqual(r.code, 250, r.raw)
+            self.assertTrue(r.wellformed, r.raw)
+            self.assertNotIn(b"\x1b", r.raw)
+            # A malformed upstream reply is logged, escaped (UP-06).
+            r = c.cmd("RCPT TO:<carol@dest.test>")
+            self.assertEqual(r.code, 451, r.raw)
+            self.assertTrue(r.wellformed, r.raw)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(dot_stuff(message()) + b".\r\n")
+            final = c.read_reply()
+            self.assertEqual(final.code, 250, final.raw)
+            self.assertTrue(final.wellformed, final.raw)
+            # ESC in a header is refused (SM-05) and logged escaped.
+            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<bob@dest.test>").code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(dot_stuff(message(subject="\x1b[2Jhi")) + b".\r\n")
+            self.assertEqual(c.read_reply().code, 554)
+            c.cmd("QUIT")
+        time.sleep(0.3)
+        log = d.read_log()
+        self.assertNotIn(b"\x1b", log)
+        self.assertNotIn(b"\r", log)
+        self.assertNotIn(b"\x07", log)
+        self.assertIn(b"\\x1b", log)
+        # The directives arrive as text: the EHLO detail keeps them.
+        self.assertIn(b"EHLO a%n%s\\x1b[31m", log)
+        self.assertIn(b"event=upstream_bad_reply", log)
+        self.assertIsNone(d.sanitizer_report())
+
     def test_reset_mid_data_up03(self):
         up = self.fake(Script(data_fault=DataFault(10)))
         d = self.daemon(up.port)
