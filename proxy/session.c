@@ -1518,6 +1518,11 @@ session_header_done(struct session *s)
 		    "header needs SMTPUTF8 on both hops");
 		return;
 	}
+	if (!hdr_utf8_valid(s->hl)) {
+		session_refuse(s, "bad_utf8", "554 5.6.0 Error: malformed "
+		    "UTF-8 in header");
+		return;
+	}
 	if (hdr_count_name(s->hl, "dkim-signature") > 0)
 		log_event(LOG_INFO, s->sid, "existing_signature", "count=%zu",
 		    hdr_count_name(s->hl, "dkim-signature"));

@@ -267,6 +267,85 @@ class Fake(UpstreamTest):
         self.assertIn(b"event=upstream_bad_reply", log)
         self.assertIsNone(d.sanitizer_report())
 
+    def test_8bit_relayed_with_body_8bitmime_dk12(self):
+        """DK-12: an 8-bit message declared BODY=8BITMIME goes upstream
+        with BODY=8BITMIME, bytes unchanged, and its signatures verify.
+        (An undeclared 8-bit body is relayed without BODY=: MAIL reaches
+        the upstream before the body is seen.)"""
+        up = self.fake()
+        d = self.daemon(up.port)
+        body = "Grüße aus Köln\r\n".encode()
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO client.test")
+            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com> "
+                                   "BODY=8BITMIME").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<bob@dest.test>").code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(dot_stuff(message(body=body)) + b".\r\n")
+            self.assertEqual(c.read_reply().code, 250)
+        up.wait_transactions(1)
+        t8 = up.transactions[0]
+        self.assertIn(b"BODY=8BITMIME", t8.mail_from.upper())
+        self.assertTrue(t8.content.endswith(body), t8.content[-60:])
+        for name, res in verifiers.verify_all(t8.content, d.dns).items():
+            with self.subTest(verifier=name):
+                self.assertTrue(res and all(r.passed for r in res), res)
+
+    def test_utf8_envelope_and_headers_dk13(self):
+        """DK-13: a UTF-8 address needs SMTPUTF8 in MAIL (553 5.6.7); UTF-8
+        headers need SMTPUTF8 from the client and from the upstream
+        (554 5.6.7); malformed UTF-8 is 554 5.6.0; a declared UTF-8 message
+        is relayed with SMTPUTF8, bytes unchanged, and verifies."""
+        subj = "Grüße 🌍".encode()
+        utf8_msg = (b"From: alice@example.com\r\nTo: bob@dest.test\r\n"
+                    b"Subject: " + subj + b"\r\n\r\nHallo\r\n")
+        bad_msg = utf8_msg.replace(subj, b"caf\xc3(")
+
+        def tx(d, mail, content, rcpt="bob@dest.test"):
+            with RawSMTP(d.port) as c:
+                c.read_reply()
+                c.cmd("EHLO client.test")
+                r = c.cmd(mail)
+                if r.code != 250:
+                    return r
+                r = c.cmd("RCPT TO:<%s>" % rcpt)
+                if r.code != 250:
+                    return r
+                r = c.cmd("DATA")
+                if r.code != 354:
+                    return r
+                c.send(dot_stuff(content) + b".\r\n")
+                return c.read_reply()
+
+        up = self.fake()
+        d = self.daemon(up.port)
+        r = tx(d, "MAIL FROM:<alice@example.com>", message(),
+               rcpt="b\u00f6b@dest.test")
+        self.assertEqual((r.code, r.enhanced), (553, "5.6.7"), r.raw)
+        r = tx(d, "MAIL FROM:<alice@example.com>", utf8_msg)
+        self.assertEqual((r.code, r.enhanced), (554, "5.6.7"), r.raw)
+        r = tx(d, "MAIL FROM:<alice@example.com> SMTPUTF8", bad_msg)
+        self.assertEqual((r.code, r.enhanced), (554, "5.6.0"), r.raw)
+        self.assertEqual(up.transactions, [])
+        r = tx(d, "MAIL FROM:<alice@example.com> SMTPUTF8", utf8_msg,
+               rcpt="b\u00f6b@dest.test")
+        self.assertEqual(r.code, 250, r.raw)
+        up.wait_transactions(1)
+        t = up.transactions[0]
+        self.assertIn(b"SMTPUTF8", t.mail_from.upper())
+        self.assertIn(b"Subject: " + subj + b"\r\n", t.content)
+        res = verifiers.dkimpy(t.content, d.dns)
+        self.assertTrue(res and all(x.passed for x in res), res)
+        # An upstream without SMTPUTF8: the declared message is refused.
+        caps = [c for c in Script().capabilities if c != "SMTPUTF8"]
+        up2 = self.fake(Script(capabilities=caps))
+        d2 = self.daemon(up2.port)
+        r = tx(d2, "MAIL FROM:<alice@example.com> SMTPUTF8", utf8_msg)
+        self.assertEqual(r.code // 100, 5, r.raw)
+        self.assertIn(r.enhanced, ("5.6.7", "5.6.3"), r.raw)
+        self.assertEqual(up2.transactions, [])
+
     def test_reset_mid_data_up03(self):
         up = self.fake(Script(data_fault=DataFault(10)))
         d = self.daemon(up.port)
