@@ -73,9 +73,13 @@ class Lifecycle(unittest.TestCase):
     def test_broken_config_keeps_old_ky05(self):
         d = self.daemon()
         good = d.config_text()
+        # YAML syntax error, unknown key, missing key store, invalid
+        # listener address.  A missing key file: test_keys_startup.
         for broken in ("listen: [\n", good + "bogus_key: 1\n",
-                       good.replace("keystore: ", "keystore: /nonexistent")):
-            with self.subTest(broken=broken[-30:]):
+                       good.replace("keystore: ", "keystore: /nonexistent"),
+                       good.replace("address: 127.0.0.1:%d" % d.port,
+                                    "address: 327.0.0.1:%d" % d.port)):
+            with self.subTest(broken=broken[-30:], n=len(broken)):
                 refused = d.read_log().count(b"outcome=refused")
                 d.write_config(broken)
                 d.signal(signal.SIGHUP)
@@ -83,6 +87,8 @@ class Lifecycle(unittest.TestCase):
                 self.assertIsNone(d.proc.poll())
                 r = session(d.port, "alice@example.com", ["bob@dest.test"], message())
                 self.assertEqual(r[-1].code, 250)
+        # Each parse error names file:line:column.
+        self.assertRegex(d.read_log().decode(), r"signet\.yaml:\d+:\d+: ")
         d.write_config(good.replace("max_message_size: 64K", "max_message_size: 8K")
                        .replace("header_size_max: 32K", "header_size_max: 4K")
                        .replace("header_field_max: 16K", "header_field_max: 2K"))
