@@ -1477,6 +1477,11 @@ session_header_done(struct session *s)
 		session_refuse(s, "bad_header", session_hdr_reply(e));
 		return;
 	}
+	/* DK-08: "From : x" is obsolete syntax that parsers read apart. */
+	if (hdr_has_wsp_before_colon(s->hl)) {
+		session_refuse(s, "bad_header", session_hdr_reply(HDR_ERR_SYNTAX));
+		return;
+	}
 	if (session_refold(s) == -1)
 		return;
 	if (hdr_count_name(s->hl, "received") >= lim->max_received) {

@@ -459,6 +459,17 @@ utf8_seq(const uint8_t *p, size_t left)
 }
 
 int
+hdr_has_wsp_before_colon(const struct hdr_list *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->f[i].colon != l->f[i].namelen)
+			return 1;
+	return 0;
+}
+
+int
 hdr_utf8_valid(const struct hdr_list *l)
 {
 	size_t	i, k, n;

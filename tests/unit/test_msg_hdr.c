@@ -454,6 +454,23 @@ test_utf8(void)
 	}
 }
 
+/* DK-08: WSP before the colon parses (RFC 6376 3.4.5) but is flagged. */
+static void
+test_wsp_before_colon(void)
+{
+	struct hdr_list	*l;
+
+	l = parse_or_die("From: a@b.example\r\nSubject: x\r\n", 31);
+	T_OK(!hdr_has_wsp_before_colon(l), "ordinary fields are not flagged");
+	hdr_free(l);
+	l = parse_or_die("From: a@b.example\r\nB : Y\r\n", 26);
+	T_OK(hdr_has_wsp_before_colon(l), "\"B : Y\" is flagged");
+	hdr_free(l);
+	l = parse_or_die("From\t: a@b.example\r\n", 20);
+	T_OK(hdr_has_wsp_before_colon(l), "TAB before the colon is flagged");
+	hdr_free(l);
+}
+
 int
 main(void)
 {
@@ -464,5 +481,6 @@ main(void)
 	test_refold();
 	test_strerror();
 	test_utf8();
+	test_wsp_before_colon();
 	return t_done();
 }
