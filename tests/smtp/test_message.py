@@ -146,6 +146,9 @@ class Content(SessionTest):
                 self.assertEqual(len(self.d.outbox()), before)
 
     def test_bad_content_replies(self):
+        """Refusals after the strict end of data, nothing relayed: SM-01,
+        SM-02, SM-05, DK-11 (body line), DK-03, DK-04, TN-02, DK-08,
+        DK-16 (50 Received)."""
         cases = [
             ("bare_lf", message() + b"a\nb\r\n", 550, "5.5.2", "bare <LF> received"),
             ("bare_cr", message() + b"a\rb\r\n", 550, "5.5.2", "bare <CR> received"),
@@ -190,6 +193,9 @@ class Content(SessionTest):
                 self.assertEqual(len(self.d.outbox()), before)
 
     def test_accepted_edge_cases(self):
+        """Accepted and verified: DK-16 (49 Received), DK-04 (quoted
+        display name with @ signs for the addr-spec domain), SM-05 (FF in
+        the body), DK-14 (empty body)."""
         cases = [
             ("49_hops", b"Received: from x by y; now\r\n" * 49 + message()),
             ("quoted_display_name", message(frm='"bob@victim.test" <alice@example.com>')),
