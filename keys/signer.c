@@ -811,15 +811,18 @@ check_file(const char *path, const struct stat *st, enum file_checks how,
 		errmsg_set(err, errlen, "%s: %s: %s", path, dir, strerror(errno));
 		return -1;
 	}
-	/* A sticky directory (/tmp) lets only the owner replace the file. */
-	if ((dst.st_mode & S_IWOTH) != 0 && (dst.st_mode & S_ISVTX) == 0) {
+	/* A sticky directory (/tmp) lets only the owner replace the file;
+	 * otherwise a group member can replace it as well as anyone. */
+	if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (dst.st_mode & S_ISVTX) == 0) {
 		if (how == FILE_STRICT) {
 			errmsg_set(err, errlen, "%s: directory %s is writable by "
-			    "others, who could replace the key; run: chmod o-w "
-			    "%s", path, dir, dir);
+			    "group or others, who could replace the key; run: "
+			    "chmod go-w %s", path, dir, dir);
 			return -1;
 		}
-		warnf(warn, warnlen, "directory %s is writable by others", dir);
+		warnf(warn, warnlen, "directory %s is writable by group or "
+		    "others", dir);
 	}
 	return 0;
 }

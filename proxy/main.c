@@ -871,6 +871,7 @@ main(int argc, char **argv)
 	if ((snap = snapshot_build(cfg, errs)) == NULL) {
 		fprintf(stderr, "signetd: %s\n", buf_cstr(errs) ? buf_cstr(errs) :
 		    "cannot load keys");
+		buf_free(errs);
 		return 1;
 	}
 	buf_free(errs);
@@ -898,6 +899,7 @@ main(int argc, char **argv)
 	    (left = spool_dir_check(snapshot_config(snap)->spool, errs)) == -1) {
 		fprintf(stderr, "signetd: %s\n", errs != NULL &&
 		    buf_cstr(errs) != NULL ? buf_cstr(errs) : "spool check failed");
+		buf_free(errs);
 		return 1;
 	}
 	buf_free(errs);

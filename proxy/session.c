@@ -1781,6 +1781,11 @@ session_header_done(struct session *s)
 		session_refuse(s, "bad_header", session_hdr_reply(e));
 		return;
 	}
+	/* DK-08: "From : x" is obsolete syntax that parsers read apart. */
+	if (hdr_has_wsp_before_colon(s->hl)) {
+		session_refuse(s, "bad_header", session_hdr_reply(HDR_ERR_SYNTAX));
+		return;
+	}
 	if (session_refold(s) == -1)
 		return;
 	if (hdr_count_name(s->hl, "received") >= lim->max_received) {
@@ -1820,6 +1825,11 @@ session_header_done(struct session *s)
 	    !(relay_upstream_ext(s->relay) & SMTP_EXT_SMTPUTF8))) {
 		session_refuse(s, "utf8_header", "554 5.6.7 Error: UTF-8 "
 		    "header needs SMTPUTF8 on both hops");
+		return;
+	}
+	if (!hdr_utf8_valid(s->hl)) {
+		session_refuse(s, "bad_utf8", "554 5.6.0 Error: malformed "
+		    "UTF-8 in header");
 		return;
 	}
 	if (hdr_count_name(s->hl, "dkim-signature") > 0)

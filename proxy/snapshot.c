@@ -149,8 +149,9 @@ snap_key(const struct snap_keys *k, size_t j)
  * More stay on disk until first use: an ESP's 20,000 RSA keys would take
  * 20 s to load and check.
  */
-static void
-snapshot_load_eager(struct snapshot *s, const struct config *cfg)
+static int
+snapshot_load_eager(struct snapshot *s, const struct config *cfg,
+    struct buf *refuse)
 {
 	char	err[SNAP_ERR_MAX];
 	size_t	i, n = 0;
@@ -160,13 +161,21 @@ snapshot_load_eager(struct snapshot *s, const struct config *cfg)
 	if (n > cfg->keys_eager_max) {
 		log_event(LOG_INFO, NULL, "keys_lazy", "keys=%zu eager_max=%llu",
 		    n, (unsigned long long)cfg->keys_eager_max);
-		return;
+		return 0;
 	}
 	for (i = 0; i < s->nkeys; i++) {
 		err[0] = '\0';
-		if (store_keyset_load_all(s->keys[i].set, err, sizeof(err)) > 0)
-			snap_log_failure(s->keys[i].domain, NULL, err);
+		if (store_keyset_load_all(s->keys[i].set, err, sizeof(err)) == 0)
+			continue;
+		/* KY-01/KY-02: strict builds refuse the configuration. */
+		if (refuse != NULL) {
+			buf_printf(refuse, "key store, domain %s: %s",
+			    s->keys[i].domain, err);
+			return -2;
+		}
+		snap_log_failure(s->keys[i].domain, NULL, err);
 	}
+	return 0;
 }
 
 /*
@@ -176,7 +185,8 @@ snapshot_load_eager(struct snapshot *s, const struct config *cfg)
  */
 static int
 snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
-    enum config_alg alg, const char *arc_selector, int extra_ed25519)
+    enum config_alg alg, const char *arc_selector, int extra_ed25519,
+    struct buf *refuse)
 {
 	struct store_keyset	*set;
 	struct snap_keys	*nk;
@@ -190,6 +200,16 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
 		log_event(LOG_WARNING, NULL, "keys_unavailable", "domain=%s",
 		    domain);
 		return 0;
+	}
+	if (store_keyset_failures(set) > 0 && refuse != NULL) {
+		/* KY-01/KY-02: at start-up and on SIGHUP a configured key that
+		 * is missing, damaged, too weak or unsafely stored refuses the
+		 * whole configuration (the old one stays on reload), so the
+		 * operator hears of it before mail goes out with fewer keys.
+		 * The detail names the file and the reason, never content. */
+		buf_printf(refuse, "key store, domain %s: %s", domain, err);
+		store_keyset_free(set);
+		return -2;
 	}
 	if (store_keyset_failures(set) > 0)
 		snap_log_failure(domain, NULL, err);
@@ -232,18 +252,19 @@ snapshot_load_domain(struct snapshot *s, const char *domain, int want_alg,
  * tenants is loaded once); the result is sorted by domain.
  */
 static int
-snapshot_load_all(struct snapshot *s, const struct config *cfg)
+snapshot_load_all(struct snapshot *s, const struct config *cfg,
+    struct buf *refuse)
 {
 	const char	**extra = NULL;
 	size_t		 i, j, n = 0, nconf;
-	int		 rv = -1;
+	int		 rc, rv = -1;
 
 	for (i = 0; i < cfg->ndomains; i++)
-		if (snapshot_load_domain(s, cfg->domains[i].name, 1,
+		if ((rc = snapshot_load_domain(s, cfg->domains[i].name, 1,
 		    cfg->domains[i].algorithm, cfg->domains[i].arc.enabled ?
 		    cfg->domains[i].arc.selector : NULL,
-		    cfg->domains[i].extra_ed25519) == -1)
-			return -1;
+		    cfg->domains[i].extra_ed25519, refuse)) != 0)
+			return rc;
 	if (s->nkeys > 0)
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
 	nconf = s->nkeys;
@@ -261,25 +282,31 @@ snapshot_load_all(struct snapshot *s, const struct config *cfg)
 		if ((i > 0 && strcmp(extra[i], extra[i - 1]) == 0) ||
 		    snapshot_find(s, nconf, extra[i]) != NULL)
 			continue;
-		if (snapshot_load_domain(s, extra[i], 0, CONFIG_ALG_RSA, NULL,
-		    0) == -1)
+		if ((rv = snapshot_load_domain(s, extra[i], 0, CONFIG_ALG_RSA,
+		    NULL, 0, refuse)) != 0)
 			goto done;
 	}
 	if (s->nkeys > nconf)
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), snap_keys_cmp);
-	snapshot_load_eager(s, cfg);
-	rv = 0;
+	rv = snapshot_load_eager(s, cfg, refuse);
 done:
 	free(extra);
 	return rv;
 }
 
+/*
+ * strict: refuse the snapshot when a configured key fails to load (start-up
+ * and SIGHUP).  The key store poll is not strict: signetctl changes the
+ * store under a running daemon, and a key it broke is logged and skipped
+ * there, its domain's mail getting 451 if no key is left.
+ */
 static struct snapshot *
-snapshot_make(struct cfg_holder *ch, struct buf *err)
+snapshot_make(struct cfg_holder *ch, int strict, struct buf *err)
 {
 	const struct config	*cfg = ch->cfg;
 	struct snapshot		*s;
 	char			 e[SNAP_ERR_MAX];
+	int			 rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		if (err != NULL)
@@ -298,8 +325,8 @@ snapshot_make(struct cfg_holder *ch, struct buf *err)
 	/* Take the fingerprint first: a change during loading is seen. */
 	if (store_fingerprint(s->store, &s->fingerprint) == -1)
 		s->fingerprint = 0;
-	if (snapshot_load_all(s, cfg) == -1) {
-		if (err != NULL)
+	if ((rc = snapshot_load_all(s, cfg, strict ? err : NULL)) != 0) {
+		if (rc == -1 && err != NULL)
 			buf_append_str(err, "out of memory loading keys");
 		goto fail;
 	}
@@ -327,7 +354,7 @@ snapshot_build(const struct config *cfg, struct buf *err)
 		cfg_holder_unref(ch);
 		return NULL;
 	}
-	s = snapshot_make(ch, err);
+	s = snapshot_make(ch, 1, err);
 	cfg_holder_unref(ch);
 	return s;
 }
@@ -335,7 +362,7 @@ snapshot_build(const struct config *cfg, struct buf *err)
 struct snapshot *
 snapshot_rebuild_keys(struct snapshot *prev, struct buf *err)
 {
-	return snapshot_make(prev->ch, err);
+	return snapshot_make(prev->ch, 0, err);
 }
 
 void

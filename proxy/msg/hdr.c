@@ -424,6 +424,64 @@ hdr_has_8bit(const struct hdr_list *l)
 	return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629 section 4
+ * table), or 0 if the octets there are not one. */
+static size_t
+utf8_seq(const uint8_t *p, size_t left)
+{
+	uint8_t	lo = 0x80, hi = 0xbf;
+	size_t	need, k;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		need = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;	/* no overlong forms */
+		else if (p[0] == 0xed)
+			hi = 0x9f;	/* no UTF-16 surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;	/* nothing above U+10FFFF */
+	} else
+		return 0;
+	if (left < need || p[1] < lo || p[1] > hi)
+		return 0;
+	for (k = 2; k < need; k++)
+		if (p[k] < 0x80 || p[k] > 0xbf)
+			return 0;
+	return need;
+}
+
+int
+hdr_has_wsp_before_colon(const struct hdr_list *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->f[i].colon != l->f[i].namelen)
+			return 1;
+	return 0;
+}
+
+int
+hdr_utf8_valid(const struct hdr_list *l)
+{
+	size_t	i, k, n;
+
+	for (i = 0; i < l->n; i++)
+		for (k = 0; k < l->f[i].len; k += n)
+			if ((n = utf8_seq(l->f[i].raw + k, l->f[i].len - k))
+			    == 0)
+				return 0;
+	return 1;
+}
+
 int
 hdr_insert(struct hdr_list *l, size_t pos, const void *p, size_t len)
 {

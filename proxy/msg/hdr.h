@@ -74,6 +74,12 @@ long		 hdr_find_from_bottom(const struct hdr_list *, const char *,
 size_t		 hdr_longest_line(const struct hdr_list *, size_t i);
 /* Any octet >= 0x80 anywhere in the section. */
 int		 hdr_has_8bit(const struct hdr_list *);
+/* 1 if every octet >= 0x80 in the fields is part of well-formed UTF-8
+ * (RFC 3629: shortest form, no surrogates, at most U+10FFFF); DK-13. */
+int		 hdr_utf8_valid(const struct hdr_list *);
+/* 1 if a field has WSP between its name and the colon (RFC 5322 4.5.8
+ * obsolete syntax: parsed for canonicalization, refused on submission). */
+int		 hdr_has_wsp_before_colon(const struct hdr_list *);
 
 /* Insert a raw field (must end CRLF and parse as one field) before index
  * pos (pos == count appends).  Returns 0 or -1. */

@@ -308,6 +308,8 @@ class RotateKnot(unittest.TestCase):
         return t + 900 + 1200
 
     def test_publish_failures_leave_signing_alone(self):
+        """KY-06: DNS down, refused or deferred while publishing: each run
+        fails without changing what is signed; a later run completes."""
         cases = ("stopped", "wrong-tsig", "hook-75")
         for case in cases:
             with self.subTest(case=case):

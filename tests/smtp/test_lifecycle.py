@@ -2,6 +2,7 @@
 refuses a broken file (promise 6, KY-04, KY-05); a changed key store is
 picked up within 5 s without a signal; SIGTERM drains open transactions
 and exits 0; connection caps (PR-09) and early talkers (PR-03)."""
+import os
 import signal
 import socket
 import subprocess
@@ -72,9 +73,13 @@ class Lifecycle(unittest.TestCase):
     def test_broken_config_keeps_old_ky05(self):
         d = self.daemon()
         good = d.config_text()
+        # YAML syntax error, unknown key, missing key store, invalid
+        # listener address.  A missing key file: test_keys_startup.
         for broken in ("listen: [\n", good + "bogus_key: 1\n",
-                       good.replace("keystore: ", "keystore: /nonexistent")):
-            with self.subTest(broken=broken[-30:]):
+                       good.replace("keystore: ", "keystore: /nonexistent"),
+                       good.replace("address: 127.0.0.1:%d" % d.port,
+                                    "address: 327.0.0.1:%d" % d.port)):
+            with self.subTest(broken=broken[-30:], n=len(broken)):
                 refused = d.read_log().count(b"outcome=refused")
                 d.write_config(broken)
                 d.signal(signal.SIGHUP)
@@ -82,6 +87,8 @@ class Lifecycle(unittest.TestCase):
                 self.assertIsNone(d.proc.poll())
                 r = session(d.port, "alice@example.com", ["bob@dest.test"], message())
                 self.assertEqual(r[-1].code, 250)
+        # Each parse error names file:line:column.
+        self.assertRegex(d.read_log().decode(), r"signet\.yaml:\d+:\d+: ")
         d.write_config(good.replace("max_message_size: 64K", "max_message_size: 8K")
                        .replace("header_size_max: 32K", "header_size_max: 4K")
                        .replace("header_field_max: 16K", "header_field_max: 2K"))
@@ -200,6 +207,61 @@ class Lifecycle(unittest.TestCase):
                 c.expect_closed(5)
             # Both slots free again before the next round.
             time.sleep(0.3)
+
+    def test_fd_exhaustion_backs_off_pr09(self):
+        """PR-09: signetd limited to 64 descriptors and 100 clients: the
+        excess gets 421 4.3.2 (or waits in the queue), the loop does not
+        spin on the readable listener (CPU time over 5 s well under the
+        wall time a spin would burn), accept_failed is logged at most once
+        a second, and once the clients leave a new session is served."""
+        import resource
+        d = self.daemon(limits={"max_connections": "1000",
+                                "max_connections_per_ip": "1000"})
+        self.assertTrue(d.wait_log(b"event=disconnect"))
+        resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (64, 64))
+
+        def cpu():
+            with open("/proc/%d/stat" % d.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        conns = []
+        for i in range(100):
+            c = socket.socket()
+            c.settimeout(2)
+            try:
+                c.connect(("127.0.0.1", d.port))
+            except OSError:
+                c.close()
+                continue
+            conns.append(c)
+            self.addCleanup(c.close)
+        t0, w0 = cpu(), time.monotonic()
+        time.sleep(5)
+        used, wall = cpu() - t0, time.monotonic() - w0
+        self.assertLess(used, wall / 2, "signetd spins at EMFILE")
+        self.assertIsNone(d.proc.poll())
+        log = d.read_log()
+        self.assertIn(b"event=accept_failed", log)
+        self.assertLessEqual(log.count(b"event=accept_failed"), 12)
+        refused = 0
+        for c in conns:
+            try:
+                data = c.recv(512)
+            except OSError:
+                continue
+            if data.startswith(b"421 4.3.2"):
+                refused += 1
+        self.assertGreater(refused, 0)
+        for c in conns:
+            c.close()
+        end = time.monotonic() + 15
+        while True:
+            r = session(d.port, "alice@example.com", ["bob@dest.test"], message())
+            if (r and r[-1].code == 250) or time.monotonic() > end:
+                break
+            time.sleep(0.5)
+        self.assertEqual(r[-1].code, 250, [x.raw for x in r])
 
     def test_early_talker_pr03(self):
         d = self.daemon(limits={"greeting_delay": "1s"})

@@ -5,6 +5,7 @@ hostile-inputs.md A and B hold: strict end of data and no smuggling
 submission edits (DK-15), hop count (DK-16), size (PR-08), missing keys
 (TN-04).  Clients: raw sockets, Python smtplib and swaks."""
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -145,6 +146,9 @@ class Content(SessionTest):
                 self.assertEqual(len(self.d.outbox()), before)
 
     def test_bad_content_replies(self):
+        """Refusals after the strict end of data, nothing relayed: SM-01,
+        SM-02, SM-05, DK-11 (body line), DK-03, DK-04, TN-02, DK-08,
+        DK-16 (50 Received)."""
         cases = [
             ("bare_lf", message() + b"a\nb\r\n", 550, "5.5.2", "bare <LF> received"),
             ("bare_cr", message() + b"a\rb\r\n", 550, "5.5.2", "bare <CR> received"),
@@ -189,6 +193,9 @@ class Content(SessionTest):
                 self.assertEqual(len(self.d.outbox()), before)
 
     def test_accepted_edge_cases(self):
+        """Accepted and verified: DK-16 (49 Received), DK-04 (quoted
+        display name with @ signs for the addr-spec domain), SM-05 (FF in
+        the body), DK-14 (empty body)."""
         cases = [
             ("49_hops", b"Received: from x by y; now\r\n" * 49 + message()),
             ("quoted_display_name", message(frm='"bob@victim.test" <alice@example.com>')),
@@ -229,6 +236,117 @@ class Content(SessionTest):
             c.send(message()[:30])
         self.assertTrue(self.d.wait_log(b"event=client_lost stage=DATA"))
         self.assertEqual(len(self.d.outbox()), before)
+
+
+MIME_MSG = (b"From: Alice <alice@example.com>\r\n"
+            b"To: bob@dest.test\r\n"
+            b"Subject: invoice\r\n"
+            b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+            b"Reply-To: alice@example.com\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+            b"\r\n"
+            b"--b1\r\nContent-Type: text/plain\r\n\r\nPay 10 EUR.\r\n"
+            b"--b1--\r\n")
+
+
+class Hostile(SessionTest):
+    """Rows of hostile-inputs B checked end to end: header syntax (DK-08,
+    DK-09), the rest of the From rules (DK-04), copies altered after
+    signing fail every verifier (DK-01, DK-02, DK-05), and messages that
+    already carry our signature (DK-06)."""
+
+    def send(self, content):
+        return session(self.d.port, "alice@example.com", ["bob@dest.test"],
+                       content)
+
+    def raw_transaction(self, data):
+        """EHLO, MAIL, RCPT, DATA, then data as is; the replies after it."""
+        with RawSMTP(self.d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO c")
+            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<bob@dest.test>").code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(data)
+            return [c.read_reply()] + c.read_replies(quiet=0.5)
+
+    def test_header_syntax_and_from_refused_dk04_dk08_dk09(self):
+        body = b"\r\nbody\r\n"
+        ok = b"From: alice@example.com\r\nTo: bob@dest.test\r\n"
+        cases = [
+            ("first_line_folded", b" X-A: y\r\n" + ok + body),
+            ("space_before_colon", b"From : alice@example.com\r\n" + body),
+            ("8bit_field_name", ok + b"X-\xc3\xa9: v\r\n" + body),
+            ("ctrl_field_name", ok + b"X-\x01: v\r\n" + body),
+            ("utf8_bom", b"\xef\xbb\xbf" + ok + body),
+            ("whitespace_only_line", ok + b"Subject: a\r\n \r\n" + body),
+            ("empty_from", b"From:\r\nTo: bob@dest.test\r\n" + body),
+            ("from_in_comment", b"From: (alice@example.com)\r\n" + body),
+            ("from_encoded_word",
+             b"From: =?utf-8?q?alice=40example.com?=\r\n" + body),
+            ("empty_message", b""),
+        ]
+        for name, content in cases:
+            with self.subTest(case=name):
+                before = len(self.d.outbox())
+                replies = self.raw_transaction(dot_stuff(content) + b".\r\n")
+                self.assertEqual(len(replies), 1, replies)
+                r = replies[0]
+                self.assertTrue(r.wellformed, r.raw)
+                self.assertEqual((r.code, r.enhanced), (554, "5.6.0"), r.raw)
+                self.assertEqual(len(self.d.outbox()), before)
+
+    def tampered(self, signed):
+        head, body = signed.split(b"\r\n\r\n", 1)
+        out = []
+        for field in (b"From: CEO <ceo@example.com>", b"To: victim@dest.test",
+                      b"Subject: urgent", b"Date: Tue, 24 Nov 2026 10:00:00 +0000",
+                      b"Reply-To: thief@evil.test",
+                      b"Content-Type: text/plain"):
+            out.append(("second " + field.split(b":")[0].decode(),
+                        field + b"\r\n" + signed))
+        out.append(("appended part", head + b"\r\n\r\n" + body.replace(
+            b"--b1--\r\n", b"--b1\r\nContent-Type: text/html\r\n\r\n"
+            b"<a href=http://evil.test>pay here</a>\r\n--b1--\r\n")))
+        out.append(("new boundary", head.replace(b'boundary="b1"',
+                                                 b'boundary="b2"') +
+                    b"\r\n\r\n--b2\r\nContent-Type: text/plain\r\n\r\n"
+                    b"Pay 1000 EUR.\r\n--b2--\r\n" + body))
+        return out
+
+    def test_copies_altered_after_signing_fail_dk01_dk02_dk05(self):
+        before = len(self.d.outbox())
+        self.assertEqual(self.send(MIME_MSG)[-1].code, 250)
+        signed = self.d.outbox()[before]
+        self.assertNotRegex(signed, rb"DKIM-Signature:[^\r]*[;\s]l=")
+        for name, res in verifiers.verify_all(signed, self.d.dns).items():
+            self.assertTrue(res and all(r.passed for r in res), (name, res))
+        for case, msg in self.tampered(signed):
+            for name in ("dkimpy", "opendkim"):
+                with self.subTest(case=case, verifier=name):
+                    res = verifiers.verify_all(msg, self.d.dns, (name,))[name]
+                    self.assertTrue(res, res)
+                    self.assertFalse(any(r.passed for r in res), res)
+
+    def test_existing_signature_kept_dk06(self):
+        before = len(self.d.outbox())
+        self.assertEqual(self.send(message(subject="first"))[-1].code, 250)
+        signed = self.d.outbox()[before]
+        # Tenant "other" (127.0.0.3) re-submits it: not its domain.
+        r = session(self.d.port, "x@other.test", ["bob@dest.test"], signed,
+                    source="127.0.0.3")
+        self.assertEqual((r[-1].code, r[-1].enhanced), (550, "5.7.1"), r[-1].raw)
+        # The same tenant: kept, not covered by our h=, ours on top.
+        self.assertEqual(self.send(signed)[-1].code, 250)
+        again = self.d.outbox()[-1]
+        self.assertEqual(again.count(b"DKIM-Signature:"), 4)
+        res = verifiers.dkimpy(again, self.d.dns)
+        self.assertEqual(len(res), 4)
+        self.assertTrue(all(x.passed for x in res), res)
+        for sig in re.findall(rb"DKIM-Signature:.*?(?=\r\n\S)", again, re.S):
+            h = re.search(rb"h=([^;]*)", sig).group(1)
+            self.assertNotIn(b"dkim-signature", re.sub(rb"\s", b"", h).lower())
 
 
 class NoKey(SessionTest):

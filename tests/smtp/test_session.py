@@ -259,6 +259,40 @@ class Timeouts(SessionTest):
         self.assertReply(r, 421, "4.4.2")
         self.assertEqual(len(self.d.outbox()), before)
 
+    def test_slowloris_does_not_starve_others_pr02(self):
+        """PR-02: several clients dribbling one byte at a time each get
+        421 4.4.2 at their deadline, and a normal session started while
+        they dribble completes with 250."""
+        import threading
+        from rawsmtp import session
+        before = len(self.d.outbox())
+        codes = []
+
+        def loris():
+            try:
+                c = self.client()
+                c.cmd("EHLO c")
+                try:
+                    c.dribble(b"MAIL FROM:<alice@example.com>\r\n", chunk=1,
+                              interval=0.5)
+                except OSError:
+                    pass
+                codes.append(c.read_reply(timeout=10).code)
+            except Exception as e:      # reported through codes
+                codes.append(repr(e))
+
+        threads = [threading.Thread(target=loris) for _ in range(5)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        r = session(self.d.port, "alice@example.com", ["bob@dest.test"],
+                    message(subject="not starved"))
+        self.assertEqual(r[-1].code, 250, r[-1].raw)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(codes, [421] * 5)
+        self.assertEqual(len(self.d.outbox()), before + 1)
+
     def test_steady_data_passes(self):
         before = len(self.d.outbox())
         c = self.client()

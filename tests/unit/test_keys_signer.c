@@ -394,6 +394,7 @@ enum setup {
 	SET_OPENSSL,		/* generate with the openssl command */
 	SET_OWNER,		/* 0600 copy owned by uid 65534 */
 	SET_OPEN_DIR,		/* 0600 copy in a directory mode 0777 */
+	SET_GROUP_DIR,		/* 0600 copy in a directory mode 0770 (KY-02) */
 	SET_MISSING,
 	SET_DIRECTORY,
 };
@@ -445,7 +446,9 @@ static const struct refuse_case refusals[] = {
 	{ "owned by another user", SET_OWNER, "rfc8463/rsa-test.pem", 0600,
 	  "owned by uid 65534", NULL },
 	{ "directory writable by others", SET_OPEN_DIR,
-	  "rfc8463/rsa-test.pem", 0600, "writable by others", NULL },
+	  "rfc8463/rsa-test.pem", 0600, "writable by group or others", NULL },
+	{ "directory writable by its group", SET_GROUP_DIR,
+	  "rfc8463/rsa-test.pem", 0600, "writable by group or others", NULL },
 	{ "missing file", SET_MISSING, NULL, 0, "No such file", NULL },
 	{ "a directory", SET_DIRECTORY, NULL, 0, "not a regular file", NULL },
 };
@@ -486,6 +489,12 @@ setup_refusal(const struct refuse_case *c, const char *name)
 		mkdir(cmd, 0700);
 		chmod(cmd, 0777);
 		snprintf(cmd, sizeof(cmd), "open/%s", name);
+		return copy_shared(c->arg, cmd, c->mode);
+	case SET_GROUP_DIR:
+		snprintf(cmd, sizeof(cmd), "%s/group", tmpdir);
+		mkdir(cmd, 0700);
+		chmod(cmd, 0770);
+		snprintf(cmd, sizeof(cmd), "group/%s", name);
 		return copy_shared(c->arg, cmd, c->mode);
 	case SET_MISSING:
 		return strdup(tmp_path("no-such-key.pem"));

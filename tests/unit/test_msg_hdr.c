@@ -420,6 +420,57 @@ test_strerror(void)
 	    "SM-05 wording");
 }
 
+/* DK-13: malformed UTF-8 in a header is found; well-formed passes. */
+static void
+test_utf8(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*f;
+		int		 ok;
+	} cases[] = {
+		{ "ASCII", "Subject: plain\r\n", 1 },
+		{ "2-octet", "Subject: caf\xc3\xa9\r\n", 1 },
+		{ "3-octet", "Subject: \xe2\x82\xac\r\n", 1 },
+		{ "4-octet", "Subject: \xf0\x9f\x8c\x8d\r\n", 1 },
+		{ "lone continuation", "Subject: \x80\r\n", 0 },
+		{ "truncated sequence", "Subject: caf\xc3(\r\n", 0 },
+		{ "sequence cut by CRLF", "Subject: \xe2\x82\r\n", 0 },
+		{ "overlong /", "Subject: \xc0\xaf\r\n", 0 },
+		{ "overlong 3-octet", "Subject: \xe0\x80\xaf\r\n", 0 },
+		{ "surrogate", "Subject: \xed\xa0\x80\r\n", 0 },
+		{ "above U+10FFFF", "Subject: \xf4\x90\x80\x80\r\n", 0 },
+		{ "F5 lead", "Subject: \xf5\x80\x80\x80\r\n", 0 },
+		{ "Latin-1", "Subject: caf\xe9\r\n", 0 },
+	};
+	struct hdr_list	*l;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		l = parse_or_die(cases[i].f, strlen(cases[i].f));
+		T_OK(hdr_utf8_valid(l) == cases[i].ok, "UTF-8 %s",
+		    cases[i].name);
+		hdr_free(l);
+	}
+}
+
+/* DK-08: WSP before the colon parses (RFC 6376 3.4.5) but is flagged. */
+static void
+test_wsp_before_colon(void)
+{
+	struct hdr_list	*l;
+
+	l = parse_or_die("From: a@b.example\r\nSubject: x\r\n", 31);
+	T_OK(!hdr_has_wsp_before_colon(l), "ordinary fields are not flagged");
+	hdr_free(l);
+	l = parse_or_die("From: a@b.example\r\nB : Y\r\n", 26);
+	T_OK(hdr_has_wsp_before_colon(l), "\"B : Y\" is flagged");
+	hdr_free(l);
+	l = parse_or_die("From\t: a@b.example\r\n", 20);
+	T_OK(hdr_has_wsp_before_colon(l), "TAB before the colon is flagged");
+	hdr_free(l);
+}
+
 int
 main(void)
 {
@@ -429,5 +480,7 @@ main(void)
 	test_edits();
 	test_refold();
 	test_strerror();
+	test_utf8();
+	test_wsp_before_colon();
 	return t_done();
 }
