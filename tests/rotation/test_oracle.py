@@ -27,7 +27,8 @@ keys go through DRAINING and an explicit revocation, over
 SIGNET_ORACLE_GEN_DAYS (default 90).
 
 SIGNET_ORACLE_DAYS (default 365) scales the simulated span down;
-SIGNET_ORACLE_SEED fixes the randomness (printed on every run);
+SIGNET_ORACLE_SEED fixes the randomness (default 20261123, 0 for a new
+one; printed on every run);
 SIGNET_ORACLE_THREADS sets the engine's threads (default 2);
 SIGNET_ORACLE_KEEP=1 keeps the plan and store copies (path printed).
 """
@@ -55,7 +56,9 @@ ZONE = "example.test"
 T0 = 1735689600
 DAY = 86400
 DAYS = int(os.environ.get("SIGNET_ORACLE_DAYS", "365"))
-SEED = int(os.environ.get("SIGNET_ORACLE_SEED", "0")) or \
+# A fixed seed by default, as the fuzz stage does, so that make test is
+# repeatable; SIGNET_ORACLE_SEED=0 draws a new one (printed) to explore.
+SEED = int(os.environ.get("SIGNET_ORACLE_SEED", "20261123")) or \
     random.SystemRandom().randrange(1, 2 ** 31)
 TTL = 3600
 NEG = 600            # min(SOA MINIMUM, SOA TTL) of the zone below
@@ -202,9 +205,16 @@ class Timeline(Store):
             self.stats["crashes"] += 1
         elif mishap in ("stopped", "bad_tsig"):
             self.stats[mishap] += 1
+        # After repeated publish failures every run alerts and exits 1
+        # until a publish goes through, even one that meets no fault
+        # itself (it may still be backing off): that is not a failure.
+        alert_only = rc == 1 and err.strip() != "" and all(
+            "ALERT" in line for line in err.strip().splitlines())
+        if alert_only:
+            self.stats["alerts"] = self.stats.get("alerts", 0) + 1
         if rc > 0:
             self.stats["failed_runs"] += 1
-            if mishap not in ("stopped", "bad_tsig"):
+            if mishap not in ("stopped", "bad_tsig") and not alert_only:
                 raise AssertionError("rotate at %d failed: %s%s" %
                                      (t, out, err))
         self.snapshot_store(t)
