@@ -576,12 +576,15 @@ class RolesKnot(unittest.TestCase):
             p = subprocess.Popen(ctl + [str(now)], env=env,
                                  stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-            time.sleep(rnd.uniform(0, 0.25))
+            # a run takes tens of milliseconds on a quiet machine
+            time.sleep(rnd.uniform(0, 0.06))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 killed += 1
             p.wait()
-        self.assertGreater(killed + crashed, 10, "runs were interrupted")
+        # how many die mid-run depends on the machine's speed; the loop
+        # only proves something if some of them did
+        self.assertGreaterEqual(killed + crashed, 5, "runs were interrupted")
         # one clean run at the end of the schedule converges
         rig.settle(times[-1])
         sigs = rig.signing()
