@@ -91,6 +91,13 @@ int		 io_errno(const struct io *);
 /* The peer's numeric address ("127.0.0.1") and port. */
 const char	*io_peer_addr(const struct io *);
 int		 io_peer_port(const struct io *);
+/*
+ * 1 when, while reading was held, the peer closed its side or the
+ * connection failed, and no unread input is left: a reply written now
+ * may never be read (PR-11).  The owner still hears IO_EV_EOF or
+ * IO_EV_ERROR once it releases the hold.
+ */
+int		 io_peer_closed(struct io *);
 /* Replace the peer address (PROXY protocol: the client behind the
  * balancer); addr is a numeric address, cut to fit. */
 void		 io_set_peer(struct io *, const char *addr, int port);

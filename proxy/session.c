@@ -279,12 +279,16 @@ ms(uint64_t v)
 	return (double)v / 1000.0;
 }
 
+/* The host name, looked up once per worker thread, not per connection. */
 static void
 session_hostname(char *out, size_t len)
 {
-	if (gethostname(out, len - 1) == -1 || out[0] == '\0')
-		snprintf(out, len, "localhost");
-	out[len - 1] = '\0';
+	static __thread char	 name[sizeof(((struct session *)0)->host)];
+
+	if (name[0] == '\0' && (gethostname(name, sizeof(name) - 1) == -1 ||
+	    name[0] == '\0'))
+		snprintf(name, sizeof(name), "localhost");
+	snprintf(out, len, "%s", name);
 }
 
 /* Replies. */
@@ -2155,13 +2159,25 @@ refuse:
 	session_eod_refuse(s, "451 4.3.0 Error: internal error");
 }
 
+/* PR-11: the client left after its "." and before our final reply. */
+static void
+session_log_lost_after_eod(struct session *s, const struct relay_reply *r)
+{
+	struct log_line		*l;
+
+	l = log_begin(LOG_WARNING, s->sid, "client_lost_after_eod");
+	log_kv(l, "outcome", "%s", r->code < 300 ? "accepted" : "refused");
+	if (r->queue_id != NULL)
+		log_kv_esc(l, "queue_id", r->queue_id, strlen(r->queue_id));
+	log_end(l);
+}
+
 /* The relay's answer to MAIL, RCPT or the message. */
 static void
 session_relay_cb(void *arg, const struct relay_reply *r)
 {
 	struct session		*s = arg;
 	enum session_wait	 w = s->wait;
-	struct log_line		*l;
 
 	s->wait = WAIT_NONE;
 	if (s->state != SESSION_WAIT)
@@ -2183,17 +2199,15 @@ session_relay_cb(void *arg, const struct relay_reply *r)
 		session_log_message(s, r->code, r->code < 300 ? "accepted" :
 		    "refused_upstream", r->queue_id);
 		if (s->client_gone) {
-			l = log_begin(LOG_WARNING, s->sid,
-			    "client_lost_after_eod");
-			log_kv(l, "outcome", "%s", r->code < 300 ?
-			    "accepted" : "refused");
-			if (r->queue_id != NULL)
-				log_kv_esc(l, "queue_id", r->queue_id,
-				    strlen(r->queue_id));
-			log_end(l);
+			session_log_lost_after_eod(s, r);
 			session_teardown(s);
 			return;
 		}
+		/* PR-11: written anyway (a client that only shut down its
+		 * sending side still reads it), and the possible duplicate
+		 * is logged with its queue id. */
+		if (io_peer_closed(s->io))
+			session_log_lost_after_eod(s, r);
 		session_write(s, r->text, r->len);
 		if (r->code < 300) {
 			s->errors = 0;

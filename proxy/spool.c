@@ -23,8 +23,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/msg/buf.h"
@@ -463,20 +465,53 @@ done:
 	return rc;
 }
 
+/*
+ * statvfs() once a second per worker thread and directory, not once per
+ * MAIL: at a thousand messages a second the answer cannot change enough
+ * in a second to matter, and the call was one in twenty of a message's
+ * system calls.  Only a sufficient answer is reused: a short one is
+ * checked again at once, so freed space is seen by the next MAIL.
+ */
+#define SPOOL_SPACE_TTL_S	1
+
+struct spool_space_memo {
+	char		dir[PATH_MAX];
+	time_t		at;		/* CLOCK_MONOTONIC_COARSE seconds */
+	uint64_t	avail;
+	int		valid;
+};
+
+static __thread struct spool_space_memo	spool_memo;
+
 enum spool_space
 spool_space_check(const char *dir, uint64_t max_message)
 {
-	struct statvfs	vfs;
-	uint64_t	avail, need;
+	struct spool_space_memo	*m = &spool_memo;
+	struct statvfs		 vfs;
+	struct timespec		 ts;
+	uint64_t		 avail, need;
 
-	if (statvfs(dir, &vfs) == -1)
-		return SPOOL_SPACE_ERROR;
-	if (vfs.f_frsize != 0 && vfs.f_bavail > UINT64_MAX / vfs.f_frsize)
-		avail = UINT64_MAX;
-	else
-		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	need = max_message + max_message / 2;
 	if (need < max_message)
 		need = UINT64_MAX;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (m->valid && ts.tv_sec - m->at < SPOOL_SPACE_TTL_S &&
+	    m->avail >= need && strcmp(m->dir, dir) == 0)
+		avail = m->avail;
+	else {
+		if (statvfs(dir, &vfs) == -1) {
+			m->valid = 0;
+			return SPOOL_SPACE_ERROR;
+		}
+		if (vfs.f_frsize != 0 &&
+		    vfs.f_bavail > UINT64_MAX / vfs.f_frsize)
+			avail = UINT64_MAX;
+		else
+			avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		m->valid = snprintf(m->dir, sizeof(m->dir), "%s", dir) <
+		    (int)sizeof(m->dir);
+		m->at = ts.tv_sec;
+		m->avail = avail;
+	}
 	return avail >= need ? SPOOL_SPACE_OK : SPOOL_SPACE_SHORT;
 }

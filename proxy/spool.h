@@ -84,7 +84,8 @@ enum spool_space {
 };
 
 /* Free space in dir at least 1.5 x max_message (Postfix
- * smtpd_check_queue)? */
+ * smtpd_check_queue)?  A sufficient answer may be up to a second old;
+ * a short one is always fresh. */
 enum spool_space spool_space_check(const char *dir, uint64_t max_message);
 
 #endif

@@ -407,15 +407,37 @@ class Fake(UpstreamTest):
         self.assertEqual(len(up.connections), 1)
         self.assertIn(b"outcome=accepted", d.read_log())
 
-    @unittest.expectedFailure
     def test_client_lost_after_dot_logged_pr11(self):
-        """PR-11 (known gap): the row asks for a warn line
-        event=client_lost_after_eod so the possible duplicate can be
-        traced.  signetd stops reading while it waits for the upstream
-        (SM-07 ordering), so it sees the client's close only after it has
-        written the 250, and logs a plain disconnect."""
+        """PR-11: the client hangs up right after its final dot while the
+        upstream is still deciding: a warn line event=client_lost_after_eod
+        with the outcome and the upstream's queue id, so the possible
+        duplicate can be traced."""
         up, d = self.lost_after_dot()
         self.assertTrue(d.wait_log(b"event=client_lost_after_eod", timeout=3))
+        line = [x for x in d.read_log().splitlines()
+                if b"event=client_lost_after_eod" in x][0]
+        self.assertIn(b"outcome=accepted", line)
+        self.assertIn(b'queue_id="LATE"', line)
+        self.assertIn(b"warn", line)
+
+    def test_half_closed_client_still_gets_reply_pr11(self):
+        """PR-11: a client that pipelines QUIT after its dot and shuts
+        down only its sending side still reads the upstream's 250 and the
+        221: nothing is logged as lost."""
+        up = self.fake(Script(final=Stall(1, "250 2.0.0 Ok: queued as HALF")))
+        d = self.daemon(up.port)
+        with RawSMTP(d.port) as c:
+            c.read_reply()
+            c.cmd("EHLO c")
+            c.cmd("MAIL FROM:<alice@example.com>")
+            c.cmd("RCPT TO:<bob@dest.test>")
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(dot_stuff(message()) + b".\r\nQUIT\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            self.assertEqual(c.read_reply().code, 250)
+            self.assertEqual(c.read_reply().code, 221)
+        up.wait_transactions(1)
+        self.assertNotIn(b"client_lost_after_eod", d.read_log())
 
     def test_signature_expires_dk07(self):
         """DK-07: every signature has t= and x= (t + 5 days by default,
