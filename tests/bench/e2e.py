@@ -165,7 +165,7 @@ def start_signetd(sink_port, workers, keys=None, cpus=None):
         shutil.rmtree(d.keystore)
         shutil.copytree(keys.keystore, d.keystore)
         d.keys, d.dns = keys.keys, keys.dns
-    d.write_config(d.config_text().replace("level: debug", os.environ.get("LVL","level: warning")))
+    d.write_config(d.config_text().replace("level: debug", "level: warning"))
     with pinned(cpus or os.sched_getaffinity(0)):
         d.start()
     return d
