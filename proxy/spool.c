@@ -7,8 +7,11 @@
  * RS-03 (memory per message bounded by mem_limit, and all messages'
  * memory parts by SPOOL_MEM_TOTAL_MAX).
  *
- * Layout: up to mem_limit octets live in a struct buf; the write that
- * would pass the limit moves them to the file and frees the buf, so a
+ * Layout: up to mem_limit octets live in a list of blocks, each twice
+ * the size of the one before (SPOOL_BLOCK_MIN up to SPOOL_BLOCK_MAX), so
+ * a growing message is never copied to a larger buffer and a small one
+ * holds one small block; the write that would pass the limit moves them
+ * to the file and frees the blocks, so a
  * large message holds only the fixed I/O buffers in memory however long
  * it takes to arrive and to relay (RS-03).  The file is written through
  * a fixed buffer with pwrite() at our own offset; reading uses pread(),
@@ -33,6 +36,16 @@
 #include "proxy/spool.h"
 
 #define SPOOL_IO_BUF	(64 * 1024)	/* file write and read buffers */
+/* Memory blocks: 4 KiB for a short message, doubling to 64 KiB. */
+#define SPOOL_BLOCK_MIN	(4 * 1024)
+#define SPOOL_BLOCK_MAX	(64 * 1024)
+
+struct spool_block {
+	struct spool_block	*next;
+	size_t			 cap;
+	size_t			 len;
+	uint8_t			 data[];
+};
 
 /* Shared by every worker thread's spools. */
 static atomic_size_t	spool_charged_total;
@@ -40,7 +53,10 @@ static atomic_size_t	spool_charged_total;
 struct spool {
 	char		*dir;
 	size_t		 mem_limit;
-	struct buf	*mem;		/* NULL until the first write */
+	struct spool_block *head;	/* memory part, NULL until written */
+	struct spool_block *tail;
+	size_t		 mem_len;	/* octets in the blocks */
+	struct spool_block *rblock;	/* next block to read */
 	size_t		 charged;	/* against spool_charged_total */
 	int		 fd;		/* -1 until memory is full */
 	uint8_t		*wbuf;		/* pending file writes */
@@ -50,7 +66,6 @@ struct spool {
 	uint64_t	 size;
 	int		 failed;
 	int		 err;
-	size_t		 rmem;		/* read position in memory */
 	uint64_t	 rfile;		/* read position in the file */
 };
 
@@ -107,13 +122,64 @@ spool_mem_total(void)
 	return atomic_load(&spool_charged_total);
 }
 
+static void
+free_blocks(struct spool *sp)
+{
+	struct spool_block	*b, *next;
+
+	for (b = sp->head; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	sp->head = sp->tail = sp->rblock = NULL;
+	sp->mem_len = 0;
+	uncharge(sp);
+}
+
+/* Append n octets (n fits under mem_limit) to the memory part. */
+static int
+mem_append(struct spool *sp, const uint8_t *p, size_t n)
+{
+	struct spool_block	*b;
+	size_t			 k, cap;
+
+	while (n > 0) {
+		b = sp->tail;
+		if (b == NULL || b->len == b->cap) {
+			cap = b == NULL ? SPOOL_BLOCK_MIN :
+			    b->cap < SPOOL_BLOCK_MAX ? b->cap * 2 : b->cap;
+			if (cap > sp->mem_limit - sp->mem_len)
+				cap = sp->mem_limit - sp->mem_len;
+			if (cap < n && n <= SPOOL_BLOCK_MAX)
+				cap = n;
+			if ((b = malloc(sizeof(*b) + cap)) == NULL)
+				return -1;
+			b->next = NULL;
+			b->cap = cap;
+			b->len = 0;
+			if (sp->tail != NULL)
+				sp->tail->next = b;
+			else
+				sp->head = b;
+			sp->tail = b;
+		}
+		k = b->cap - b->len;
+		if (k > n)
+			k = n;
+		memcpy(b->data + b->len, p, k);
+		b->len += k;
+		sp->mem_len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 /* Drop every byte and the file; keeps dir and mem_limit. */
 static void
 release(struct spool *sp)
 {
-	buf_free(sp->mem);
-	sp->mem = NULL;
-	uncharge(sp);
+	free_blocks(sp);
 	if (sp->fd != -1)
 		close(sp->fd);
 	sp->fd = -1;
@@ -123,7 +189,6 @@ release(struct spool *sp)
 	sp->rbuf = NULL;
 	sp->wlen = 0;
 	sp->foff = 0;
-	sp->rmem = 0;
 	sp->rfile = 0;
 }
 
@@ -216,30 +281,33 @@ flush_file(struct spool *sp)
 static int
 spill(struct spool *sp)
 {
+	const struct spool_block *b;
 	const uint8_t	*p;
-	size_t		 n, done = 0;
+	size_t		 n, k, done = 0;
 	ssize_t		 w;
 
 	if ((sp->wbuf = malloc(SPOOL_IO_BUF)) == NULL)
 		return fail(sp, ENOMEM);
 	if ((sp->fd = open_file(sp)) == -1)
 		return fail(sp, errno);
-	p = sp->mem != NULL ? buf_data(sp->mem) : NULL;
-	n = sp->mem != NULL ? buf_len(sp->mem) : 0;
-	while (done < n) {
-		w = pwrite(sp->fd, p + done, n - done, (off_t)done);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return fail(sp, errno);
-		if (w == 0)
-			return fail(sp, EIO);
-		done += (size_t)w;
+	for (b = sp->head; b != NULL; b = b->next) {
+		p = b->data;
+		n = b->len;
+		for (k = 0; k < n; k += (size_t)w) {
+			w = pwrite(sp->fd, p + k, n - k, (off_t)(done + k));
+			if (w == -1 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w == -1)
+				return fail(sp, errno);
+			if (w == 0)
+				return fail(sp, EIO);
+		}
+		done += n;
 	}
-	sp->foff = n;
-	buf_free(sp->mem);
-	sp->mem = NULL;
-	uncharge(sp);
+	sp->foff = done;
+	free_blocks(sp);
 	return 0;
 }
 
@@ -272,14 +340,11 @@ spool_write(struct spool *sp, const uint8_t *p, size_t n)
 	if (n == 0)
 		return 0;
 	if (sp->fd == -1) {
-		if (sp->mem == NULL &&
-		    (sp->mem = buf_new(sp->mem_limit)) == NULL)
-			return fail(sp, ENOMEM);
-		room = sp->mem_limit - buf_len(sp->mem);
+		room = sp->mem_limit - sp->mem_len;
 		k = n < room ? n : room;
-		if (k > 0 && charge(sp, buf_len(sp->mem) + k) == -1)
+		if (k > 0 && charge(sp, sp->mem_len + k) == -1)
 			k = 0;
-		if (k > 0 && buf_append(sp->mem, p, k) == -1)
+		if (k > 0 && mem_append(sp, p, k) == -1)
 			return fail(sp, ENOMEM);
 		sp->size += k;
 		if (k == n)
@@ -322,7 +387,7 @@ spool_in_file(const struct spool *sp)
 size_t
 spool_mem_bytes(const struct spool *sp)
 {
-	return sp->mem != NULL ? buf_len(sp->mem) : 0;
+	return sp->mem_len;
 }
 
 int
@@ -332,7 +397,7 @@ spool_rewind(struct spool *sp)
 		return -1;
 	if (sp->fd != -1 && sp->wlen > 0 && flush_file(sp) == -1)
 		return -1;
-	sp->rmem = 0;
+	sp->rblock = sp->head;
 	sp->rfile = 0;
 	return 0;
 }
@@ -348,11 +413,12 @@ spool_read(struct spool *sp, const uint8_t **p, size_t *len)
 	*len = 0;
 	if (sp->failed)
 		return -1;
-	if (sp->mem != NULL && sp->rmem < buf_len(sp->mem)) {
-		*p = buf_data(sp->mem) + sp->rmem;
-		*len = buf_len(sp->mem) - sp->rmem;
-		sp->rmem = buf_len(sp->mem);
-		return 1;
+	while (sp->rblock != NULL) {
+		*p = sp->rblock->data;
+		*len = sp->rblock->len;
+		sp->rblock = sp->rblock->next;
+		if (*len > 0)
+			return 1;
 	}
 	if (sp->fd == -1 || sp->rfile >= sp->foff)
 		return 0;
