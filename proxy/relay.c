@@ -1219,6 +1219,7 @@ relay_enter(struct relay *r, enum relay_state st)
 		r->conn_uses = 0;
 		r->conn_gen++;
 		r->reused = 0;
+		metrics_upstream_connection(0);
 		r->io = io_connect(r->base, up->address.host,
 		    up->address.port, &relay_io_cb, r);
 		if (r->io == NULL) {
@@ -1538,6 +1539,7 @@ relay_unpark(struct relay *r)
 	r->mail_sent = 0;
 	r->reused = 1;
 	smtp_reply_reset(r->reply);
+	metrics_upstream_connection(1);
 	log_event(LOG_DEBUG, r->sid, "upstream_reused", "uses=%u",
 	    r->conn_uses);
 	return 0;

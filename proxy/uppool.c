@@ -171,6 +171,8 @@ uppool_read_cb(void *arg, struct evbuffer *in)
 {
 	struct uppool_entry	*e = arg;
 
+	if (evbuffer_get_length(in) == 0)
+		return;
 	if (!e->quitting)
 		log_event(LOG_INFO, e->sid, "upstream_idle_closed",
 		    "reason=unsolicited_input bytes=%zu",

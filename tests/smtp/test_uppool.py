@@ -5,15 +5,18 @@ its own client's XFORWARD, and a cached connection the upstream closed,
 timed out or answered 421 never turns into a 4xx for the client: the
 message goes over a fresh connection.  A reload that changes the
 upstream sends the next message to the new one."""
+import re
 import signal
 import time
 import unittest
+import urllib.request
 
 import tap
 import verifiers
 from daemon import Signetd, message
 from fakeup import Close, FakeUpstream, Script, Stall
 from rawsmtp import session
+from signet_env import free_port
 
 FAST = {"connect": "2s", "greeting": "2s", "command": "3s", "final": "5s"}
 XFORWARD = "XFORWARD NAME ADDR PORT PROTO HELO"
@@ -34,11 +37,13 @@ def xforward_script(**kw):
 class Reuse(unittest.TestCase):
     def daemon(self, port, workers=2):
         d = Signetd(upstream=port, upstream_timeouts=FAST, workers=workers)
+        d.metrics_port = free_port()
         # 127.0.0.2 signs for example.com too, so XFORWARD can tell the
         # two clients apart.
         d.write_config(d.config_text().replace(
             "networks: [127.0.0.1/32]",
-            "networks: [127.0.0.1/32, 127.0.0.2/32]"))
+            "networks: [127.0.0.1/32, 127.0.0.2/32]") +
+            "metrics: { listen: 127.0.0.1:%d }\n" % d.metrics_port)
         self.addCleanup(d.cleanup)
         d.start()
         return d
@@ -48,6 +53,14 @@ class Reuse(unittest.TestCase):
         up.start()
         self.addCleanup(up.stop)
         return up
+
+    def upstream_connections(self, d):
+        url = "http://127.0.0.1:%d/metrics" % d.metrics_port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            page = r.read().decode()
+        return {how: int(float(v)) for how, v in re.findall(
+            r'^signet_upstream_connections_total\{how="(\w+)"\} (\S+)$',
+            page, re.M)}
 
     def send(self, d, subject="hello", source=None):
         return session(d.port, "alice@example.com", ["bob@dest.test"],
@@ -82,6 +95,9 @@ class Reuse(unittest.TestCase):
                 res = verifiers.dkimpy(tx.content, d.dns)
                 self.assertTrue(res and all(x.passed for x in res), res)
         self.assertEqual(seen, set(sent))
+        self.assertEqual(self.upstream_connections(d),
+                         {"new": len(up.connections),
+                          "reused": n - len(up.connections)})
         # One XFORWARD per transaction, always before its MAIL.
         for c in up.connections:
             verbs = [l.split(b" ", 1)[0].strip().upper() for l in c.commands]
@@ -149,9 +165,8 @@ class Reuse(unittest.TestCase):
         self.assertEqual(self.send(d, "two")[-1].code, 250)
         # Both went over one connection, now parked.
         self.assertEqual(len(old.connections), 1)
-        text = d.config_text().replace(
-            "networks: [127.0.0.1/32]",
-            "networks: [127.0.0.1/32, 127.0.0.2/32]")
+        with open(d.config) as f:
+            text = f.read()
         d.write_config(text.replace("127.0.0.1:%d" % old.port,
                                     "127.0.0.1:%d" % new.port))
         ok = d.read_log().count(b"event=reload outcome=ok")
