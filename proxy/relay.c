@@ -1496,7 +1496,7 @@ relay_park(struct relay *r)
 
 	if (r->io == NULL || r->state != RELAY_READY ||
 	    r->op != RELAY_OP_NONE || r->pending != RELAY_OP_NONE ||
-	    r->cfg->upstream.is_file)
+	    r->cfg->upstream.is_file || !r->cfg->upstream.connection_cache)
 		return -1;
 	memset(&c, 0, sizeof(c));
 	c.io = r->io;
@@ -1517,7 +1517,8 @@ relay_unpark(struct relay *r)
 	struct uppool_conn	 c;
 	struct buf		*key;
 
-	if ((key = uppool_key(&r->cfg->upstream)) == NULL)
+	if (!r->cfg->upstream.connection_cache ||
+	    (key = uppool_key(&r->cfg->upstream)) == NULL)
 		return -1;
 	if (uppool_take(r->base, key, &c) == -1) {
 		buf_free(key);

@@ -105,6 +105,18 @@ class Reuse(unittest.TestCase):
             self.assertEqual(verbs, [b"XFORWARD", b"MAIL"] *
                              len(c.transactions), verbs)
 
+    def test_cache_off(self):
+        up = self.fake(xforward_script())
+        d = Signetd(upstream=up.port, upstream_timeouts=FAST, workers=1)
+        d.write_config(d.config_text().replace(
+            "  starttls: off\n", "  starttls: off\n  connection_cache: false\n"))
+        self.addCleanup(d.cleanup)
+        d.start()
+        for i in range(3):
+            self.assertEqual(self.send(d, "msg-%d" % i)[-1].code, 250)
+        up.wait_transactions(3)
+        self.assertEqual(len(up.connections), 3)
+
     def test_upstream_closes_idle_connection(self):
         # After each message the upstream times the connection out (421,
         # then it hangs up) while signetd keeps it parked.
