@@ -19,6 +19,12 @@
  * After our "." nothing is retried: the outcome is unknown, the client
  * gets 451 and the log says possible_duplicate=yes.
  *
+ * A session that ends with its connection idle parks it in the worker's
+ * cache (uppool.h) instead of QUIT; the next session's MAIL takes it when
+ * the upstream identity matches.  Every MAIL is preceded by XFORWARD
+ * for this session's client, and a cached connection that fails before
+ * answering MAIL is replaced by a fresh one, unseen by the client.
+ *
  * Invariant: the session hears exactly one callback per operation it
  * started; after relay_free() it hears nothing.
  */
