@@ -1687,6 +1687,7 @@ static const struct field upstream_fields[] = {
 	FSTR("ca_file", struct config_upstream, ca_file),
 	FBOOL("verify", struct config_upstream, verify),
 	FDOM("servername", struct config_upstream, servername),
+	FBOOL("connection_cache", struct config_upstream, connection_cache),
 	FMAP("auth", upstream_auth_fields),
 	FMAP("timeouts", upstream_timeout_fields),
 	FEND,
@@ -3314,6 +3315,7 @@ set_defaults(struct config *cfg)
 
 	u->starttls = CONFIG_TLS_OPPORTUNISTIC;
 	u->verify = 1;
+	u->connection_cache = 1;
 	u->connect_timeout_ms = UP_CONNECT_DEF;
 	u->greeting_timeout_ms = UP_GREETING_DEF;
 	u->command_timeout_ms = UP_COMMAND_DEF;

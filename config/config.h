@@ -131,6 +131,8 @@ struct config_upstream {
 	const char		*servername;	/* NULL: address.host */
 	const char		*auth_user;	/* NULL: no upstream AUTH */
 	const char		*auth_secret_file;
+	int			 connection_cache;	/* reuse idle
+							 * connections */
 	/* hostile-inputs.md "upstream waits", UP-01, UP-02, UP-07 */
 	uint64_t		 connect_timeout_ms;
 	uint64_t		 greeting_timeout_ms;

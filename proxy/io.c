@@ -890,3 +890,11 @@ io_tls_error(const struct io *io)
 {
 	return io->tls_err;
 }
+
+void
+io_set_cb(struct io *io, const struct io_cb *cb, void *arg)
+{
+	io->cb = *cb;
+	io->arg = arg;
+	io->want_writable = 0;
+}

@@ -121,4 +121,8 @@ struct ssl_st	*io_tls(const struct io *);
 /* The last TLS failure, printable, or "" (for logs). */
 const char	*io_tls_error(const struct io *);
 
+/* Hand the io to another owner (an idle upstream connection parked
+ * between sessions); a pending IO_EV_WRITABLE request is dropped. */
+void		 io_set_cb(struct io *, const struct io_cb *, void *arg);
+
 #endif

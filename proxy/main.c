@@ -49,6 +49,7 @@
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
 #include "proxy/spool.h"
+#include "proxy/uppool.h"
 
 #define WORKERS_MAX	64	/* more threads than this is a config error */
 #define STORE_POLL_S	1	/* key store poll: changes seen within 5 s */
@@ -354,6 +355,7 @@ worker_pipe_cb(evutil_socket_t fd, short what, void *arg)
 		case WORKER_DRAIN:
 		case WORKER_ABORT:
 			w->draining = 1;
+			uppool_drain();
 			for (node = w->sessions; node != NULL; node = next) {
 				next = node->next;
 				if (m.type == WORKER_DRAIN)
@@ -378,6 +380,8 @@ worker_main(void *arg)
 	sigfillset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	event_base_dispatch(w->base);
+	/* Idle upstream connections are this thread's; its base goes next. */
+	uppool_shutdown();
 	return NULL;
 }
 

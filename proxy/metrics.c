@@ -100,6 +100,8 @@ struct metrics {
 	atomic_uint_fast64_t	 conn_total;
 	atomic_uint_fast64_t	 tls_ok;
 	atomic_uint_fast64_t	 tls_failed;
+	atomic_uint_fast64_t	 up_new;	/* upstream connections */
+	atomic_uint_fast64_t	 up_reused;
 	atomic_int		 serving;
 	atomic_int		 reload_failed;
 	atomic_uint_fast64_t	 generation;
@@ -405,6 +407,13 @@ metrics_tls_handshake(int ok)
 {
 	if (mx != NULL)
 		bump(ok ? &mx->tls_ok : &mx->tls_failed);
+}
+
+void
+metrics_upstream_connection(int reused)
+{
+	if (mx != NULL)
+		bump(reused ? &mx->up_reused : &mx->up_new);
 }
 
 void
@@ -725,6 +734,12 @@ metrics_render(struct buf *out, time_t now)
 	page_printf(&pg, "signet_tls_handshakes_total{result=\"ok\"} %llu\n"
 	    "signet_tls_handshakes_total{result=\"failed\"} %llu\n",
 	    load(&m->tls_ok), load(&m->tls_failed));
+	page_head(&pg, "signet_upstream_connections_total", "counter",
+	    "Upstream connections by how a transaction got one.");
+	page_printf(&pg,
+	    "signet_upstream_connections_total{how=\"new\"} %llu\n"
+	    "signet_upstream_connections_total{how=\"reused\"} %llu\n",
+	    load(&m->up_new), load(&m->up_reused));
 	page_keys(&pg, m, now);
 	page_head(&pg, "signet_dns_match", "gauge",
 	    "1 if the published TXT record equals the key, else 0.");

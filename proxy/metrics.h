@@ -91,6 +91,8 @@ void		 metrics_sign_latency(uint64_t usec);
 void		 metrics_connection_open(void);
 void		 metrics_connection_close(void);
 void		 metrics_tls_handshake(int ok);
+/* An upstream connection opened (0) or taken from the idle cache (1). */
+void		 metrics_upstream_connection(int reused);
 /* Whether the published TXT of domain/selector equals our key. */
 void		 metrics_dns_match(const char *domain, const char *selector,
 		    int match);

@@ -19,6 +19,12 @@
  * After our "." nothing is retried: the outcome is unknown, the client
  * gets 451 and the log says possible_duplicate=yes.
  *
+ * A session that ends with its connection idle parks it in the worker's
+ * cache (uppool.h) instead of QUIT; the next session's MAIL takes it when
+ * the upstream identity matches.  Every MAIL is preceded by XFORWARD
+ * for this session's client, and a cached connection that fails before
+ * answering MAIL is replaced by a fresh one, unseen by the client.
+ *
  * Invariant: the session hears exactly one callback per operation it
  * started; after relay_free() it hears nothing.
  */
@@ -50,6 +56,7 @@
 #include "proxy/smtp_reply.h"
 #include "proxy/spool.h"
 #include "proxy/upstream_tls.h"
+#include "proxy/uppool.h"
 
 #define RELAY_CMD_MAX	4096	/* one command we send (MAIL with params) */
 #define RELAY_REPLY_MAX	(SMTP_REPLY_LINE_MAX * SMTP_REPLY_LINES_MAX)
@@ -146,6 +153,16 @@ struct relay {
 	int			 no_tls;	/* TLS failed: plaintext */
 	int			 tls_fallback;	/* next connection: no_tls */
 	int			 mail_sent;	/* MAIL went with XFORWARD */
+	/*
+	 * The connection's identity (uppool_key of the configuration it
+	 * was made for), age and reuse count, for the idle cache; reused
+	 * is set while a cached connection has not yet answered MAIL.
+	 */
+	struct buf		*conn_key;
+	double			 conn_born;
+	unsigned int		 conn_uses;
+	unsigned int		 conn_gen;	/* bumped per connection */
+	int			 reused;
 	struct relay_client	 client;
 	char			 helo[RELAY_HOST_MAX];
 	char			 qid[RELAY_QID_MAX];
@@ -484,14 +501,46 @@ relay_auth_fail(struct relay *r, const char *reason)
 	relay_fail(r, LOG_INFO, "upstream_abort", RELAY_AUTH_FAILED);
 }
 
-/* Connected, in TLS if configured: XFORWARD, then ready. */
+/* Connected, in TLS if configured: ready for MAIL. */
 static void
 relay_after_auth(struct relay *r)
+{
+	relay_enter(r, RELAY_READY);
+}
+
+/*
+ * Postfix forgets XFORWARD attributes at the end of each transaction
+ * (XFORWARD_README), and a cached connection serves another client
+ * next: every MAIL is preceded by XFORWARD with this session's client.
+ */
+static void
+relay_begin_mail(struct relay *r)
 {
 	if (r->caps.xforward != 0 && r->client.addr != NULL)
 		relay_enter(r, RELAY_XFORWARD);
 	else
-		relay_enter(r, RELAY_READY);
+		relay_enter(r, RELAY_MAIL);
+}
+
+/*
+ * A cached connection failed before answering MAIL (the upstream closed
+ * it, timed it out or said 421 while it sat idle): nothing of this
+ * transaction reached it, so connect afresh and send MAIL there; the
+ * client never hears of it.  1 if that started.
+ */
+static int
+relay_reuse_failed(struct relay *r, const char *why)
+{
+	if (!r->reused || r->op != RELAY_OP_MAIL || r->replaying ||
+	    (r->state != RELAY_XFORWARD && r->state != RELAY_MAIL))
+		return 0;
+	log_event(LOG_INFO, r->sid, "upstream_reuse_failed",
+	    "why=%s state=%s uses=%u", why, relay_state_names[r->state],
+	    r->conn_uses);
+	relay_enter(r, RELAY_IDLE);
+	r->pending = RELAY_OP_MAIL;
+	relay_enter(r, RELAY_CONNECT);
+	return 1;
 }
 
 static void
@@ -644,10 +693,13 @@ on_helo(struct relay *r)
 static void
 on_xforward(struct relay *r)
 {
+	if (smtp_reply_code(r->reply) == 421 &&
+	    relay_reuse_failed(r, "421"))
+		return;
 	/* XFORWARD only enriches the upstream's logs; refusal is harmless. */
 	if (smtp_reply_class(r->reply) != 2)
 		relay_log_reply(r, "upstream_xforward_refused");
-	relay_enter(r, RELAY_READY);
+	relay_enter(r, RELAY_MAIL);
 }
 
 static void
@@ -659,6 +711,9 @@ on_mail(struct relay *r)
 		on_replay(r);
 		return;
 	}
+	if (smtp_reply_code(r->reply) == 421 && relay_reuse_failed(r, "421"))
+		return;
+	r->reused = 0;
 	if (cls == 2)
 		r->replay_ext = r->caps.ext;
 	if (cls == 3) {
@@ -898,9 +953,11 @@ relay_read_cb(void *arg, struct evbuffer *in)
 	struct evbuffer_iovec	 v;
 	enum smtp_reply_status	 st;
 	size_t			 used;
+	unsigned int		 gen = r->conn_gen;
 
-	while (r->io != NULL && evbuffer_peek(in, -1, NULL, &v, 1) > 0 &&
-	    v.iov_len > 0) {
+	/* A handler may replace the connection: in is gone with it. */
+	while (r->io != NULL && r->conn_gen == gen &&
+	    evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
 		st = smtp_reply_feed(r->reply, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
 		if (st == SMTP_REPLY_NEED_MORE)
@@ -984,6 +1041,8 @@ relay_event_cb(void *arg, enum io_event ev)
 	case IO_EV_FLUSHED:
 		return;
 	case IO_EV_TIMEOUT:
+		if (relay_reuse_failed(r, "timeout"))
+			return;
 		switch (r->state) {
 		case RELAY_HANDSHAKE:
 			relay_tls_lost(r, "timeout", NULL);
@@ -1009,6 +1068,8 @@ relay_event_cb(void *arg, enum io_event ev)
 		}
 	case IO_EV_EOF:
 	case IO_EV_ERROR:
+		if (relay_reuse_failed(r, ev == IO_EV_EOF ? "eof" : "error"))
+			return;
 		switch (r->state) {
 		case RELAY_HANDSHAKE:
 			relay_tls_lost(r, "handshake", io_tls_error(r->io));
@@ -1096,7 +1157,7 @@ relay_run_pending(struct relay *r)
 	r->pending = RELAY_OP_NONE;
 	switch (op) {
 	case RELAY_OP_MAIL:
-		relay_enter(r, RELAY_MAIL);
+		relay_begin_mail(r);
 		break;
 	case RELAY_OP_RCPT:
 		relay_enter(r, RELAY_RCPT);
@@ -1111,7 +1172,7 @@ relay_run_pending(struct relay *r)
 			    "451 4.4.2 Error: upstream connection lost");
 			break;
 		}
-		relay_enter(r, RELAY_MAIL);
+		relay_begin_mail(r);
 		break;
 	case RELAY_OP_NONE:
 		break;
@@ -1146,6 +1207,9 @@ relay_enter(struct relay *r, enum relay_state st)
 		io_free(r->io);
 		r->io = NULL;
 		r->mail_sent = 0;
+		buf_free(r->conn_key);
+		r->conn_key = NULL;
+		r->reused = 0;
 		if (r->reply != NULL)
 			smtp_reply_reset(r->reply);
 		break;
@@ -1155,6 +1219,13 @@ relay_enter(struct relay *r, enum relay_state st)
 		r->tls_verified = 0;
 		r->no_tls = r->tls_fallback;
 		r->tls_fallback = 0;
+		buf_free(r->conn_key);
+		r->conn_key = uppool_key(up);
+		r->conn_born = uppool_now();
+		r->conn_uses = 0;
+		r->conn_gen++;
+		r->reused = 0;
+		metrics_upstream_connection(0);
 		r->io = io_connect(r->base, up->address.host,
 		    up->address.port, &relay_io_cb, r);
 		if (r->io == NULL) {
@@ -1192,7 +1263,7 @@ relay_enter(struct relay *r, enum relay_state st)
 		 * write, saving a round trip per connection; its reply is
 		 * read in RELAY_MAIL after XFORWARD's, in order.
 		 */
-		if (r->state == RELAY_XFORWARD && r->pending == RELAY_OP_MAIL &&
+		if (r->state == RELAY_XFORWARD &&
 		    (r->caps.ext & SMTP_EXT_PIPELINING)) {
 			relay_write_cmd(r, r->mail);
 			r->mail_sent = r->state == RELAY_XFORWARD;
@@ -1420,16 +1491,82 @@ relay_new(struct event_base *base, const struct config *cfg,
 	return r;
 }
 
+/*
+ * The idle cache (uppool.h).  Only a connection with nothing open or
+ * outstanding is parked, so the next owner starts from a clean slate.
+ */
+static int
+relay_park(struct relay *r)
+{
+	struct uppool_conn	 c;
+
+	if (r->io == NULL || r->state != RELAY_READY ||
+	    r->op != RELAY_OP_NONE || r->pending != RELAY_OP_NONE ||
+	    r->cfg->upstream.is_file || !r->cfg->upstream.connection_cache)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.io = r->io;
+	c.key = r->conn_key;
+	c.caps = r->caps;
+	c.tls_on = r->tls_on;
+	c.tls_verified = r->tls_verified;
+	c.no_tls = r->no_tls;
+	c.born = r->conn_born;
+	c.uses = r->conn_uses;
+	return uppool_put(r->base, &c, r->sid);
+}
+
+/* A cached connection for the current configuration, now in READY. */
+static int
+relay_unpark(struct relay *r)
+{
+	struct uppool_conn	 c;
+	struct buf		*key;
+
+	if (!r->cfg->upstream.connection_cache ||
+	    (key = uppool_key(&r->cfg->upstream)) == NULL)
+		return -1;
+	if (uppool_take(r->base, key, &c) == -1) {
+		buf_free(key);
+		return -1;
+	}
+	buf_free(key);
+	io_set_cb(c.io, &relay_io_cb, r);
+	r->io = c.io;
+	buf_free(r->conn_key);
+	r->conn_key = c.key;
+	r->caps = c.caps;
+	r->tls_on = c.tls_on;
+	r->tls_verified = c.tls_verified;
+	r->no_tls = c.no_tls;
+	r->conn_born = c.born;
+	r->conn_uses = c.uses;
+	r->conn_gen++;
+	r->utls = utls_find(r->cfg);
+	r->mail_sent = 0;
+	r->reused = 1;
+	smtp_reply_reset(r->reply);
+	metrics_upstream_connection(1);
+	log_event(LOG_DEBUG, r->sid, "upstream_reused", "uses=%u",
+	    r->conn_uses);
+	return 0;
+}
+
 void
 relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
+	if (relay_park(r) == 0) {
+		r->io = NULL;
+		r->conn_key = NULL;
+	}
 	/* A polite QUIT costs the upstream nothing; we do not wait for it. */
 	if (r->io != NULL && (r->state == RELAY_READY ||
 	    r->state == RELAY_TXN))
 		io_write(r->io, "QUIT\r\n", 6);
 	io_free(r->io);
+	buf_free(r->conn_key);
 	buf_free(r->rcpts);
 	smtp_cmd_free(r->rcpt);
 	smtp_cmd_free(r->mail);
@@ -1446,9 +1583,28 @@ relay_free(struct relay *r)
 void
 relay_set_config(struct relay *r, const struct config *cfg)
 {
+	struct buf	*key;
+
 	r->cfg = cfg;
 	/* The TLS state lives as long as its configuration does. */
 	r->utls = utls_find(cfg);
+	/*
+	 * An idle connection made for another upstream identity (address,
+	 * TLS, AUTH) must not carry this configuration's mail: close it,
+	 * the next MAIL connects afresh.
+	 */
+	if (r->io != NULL && r->state == RELAY_READY) {
+		key = uppool_key(&cfg->upstream);
+		if (key == NULL || r->conn_key == NULL ||
+		    buf_len(key) != buf_len(r->conn_key) ||
+		    memcmp(buf_data(key), buf_data(r->conn_key),
+		    buf_len(key)) != 0) {
+			log_event(LOG_INFO, r->sid, "upstream_config_changed",
+			    "action=reconnect");
+			relay_enter(r, RELAY_IDLE);
+		}
+		buf_free(key);
+	}
 }
 
 void
@@ -1483,7 +1639,11 @@ relay_start(struct relay *r, enum relay_op op)
 	r->pending = op;
 	switch (r->state) {
 	case RELAY_IDLE:
-		relay_enter(r, RELAY_CONNECT);
+		if (op == RELAY_OP_MAIL && !r->tls_fallback &&
+		    relay_unpark(r) == 0)
+			relay_enter(r, RELAY_READY);
+		else
+			relay_enter(r, RELAY_CONNECT);
 		break;
 	case RELAY_READY:
 	case RELAY_TXN:

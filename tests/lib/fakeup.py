@@ -11,6 +11,7 @@ from a Script.  Every reply in a Script may be:
     Close()                  close the connection without replying
     Stall(seconds, reply)    wait, then send reply (any of these forms)
     None                     send nothing and keep reading
+    ("421 bye", Close())     a tuple: each part in turn
 
 Mistimed replies are bytes too: greeting=b"220 hi\r\n250 early\r\n"
 answers a command not yet sent; DataFault(n, send=...) replies in the
@@ -91,7 +92,7 @@ class Script:
                              "SMTPUTF8", "ENHANCEDSTATUSCODES"]
         self.ehlo = None                # overrides the built reply
         self.helo = "250 fakeup.test"
-        self.mail = "250 2.1.0 Ok"
+        self.mail = "250 2.1.0 Ok"     # or a callable: MAIL count -> reply
         self.rcpt = {}                  # address (no <>) -> reply
         self.rcpt_default = "250 2.1.5 Ok"
         self.data = "354 End data with <CR><LF>.<CR><LF>"
@@ -101,6 +102,10 @@ class Script:
         self.rset = "250 2.0.0 Ok"
         self.noop = "250 2.0.0 Ok"
         self.quit = "221 2.0.0 Bye"
+        # Offered when "XFORWARD ..." is among the capabilities; the
+        # attributes are recorded per transaction and, as in Postfix,
+        # forgotten at the end of each transaction and at RSET.
+        self.xforward = "250 2.0.0 Ok"
         self.unknown = "502 5.5.2 Error: command not recognized"
         # STARTTLS: an ssl.SSLContext (server side) to offer it.
         self.tls = None
@@ -132,6 +137,8 @@ class Transaction:
         self.wire = b""                 # DATA bytes before ".CRLF", stuffed
         self.completed = False          # end of data was received
         self.final_sent = None          # the final reply bytes we sent
+        self.xforward = {}              # XFORWARD attributes in effect
+        self.connection = None          # index of the Connection
 
     @property
     def envelope_rcpts(self):
@@ -189,9 +196,16 @@ class _Session:
         # Bytes read but not yet used: DATA reads in chunks, and what
         # follows the end of data (pipelined commands) stays here.
         self.pending = b""
+        self.xfwd = {}
+        self.nmail = 0
 
     async def say(self, reply):
         """Send a reply; False when the connection is to be closed."""
+        if isinstance(reply, tuple):
+            for part in reply:
+                if not await self.say(part):
+                    return False
+            return True
         if isinstance(reply, Stall):
             await asyncio.sleep(reply.seconds)
             reply = reply.reply
@@ -263,8 +277,13 @@ class _Session:
 
     async def on_mail(self, line):
         reply = self.s.mail
+        if callable(reply):
+            reply = reply(self.nmail)
+        self.nmail += 1
         self.tx = Transaction(line.split(b":", 1)[1].rstrip(b"\r\n")
                               if b":" in line else b"")
+        self.tx.xforward = dict(self.xfwd)
+        self.tx.connection = self.conn.index
         if _code(reply) != 2:
             self.tx = None
         return await self.say(reply)
@@ -289,6 +308,7 @@ class _Session:
         tx = self.tx
         self.conn.transactions.append(tx)
         self.tx = None
+        self.xfwd = {}
         wire = await self.read_data(tx)
         if wire is None:
             return False
@@ -344,7 +364,19 @@ class _Session:
 
     async def on_rset(self, line):
         self.tx = None
+        self.xfwd = {}
         return await self.say(self.s.rset)
+
+    async def on_xforward(self, line):
+        if not any(c.upper().startswith("XFORWARD")
+                   for c in self.s.capabilities):
+            return await self.say(self.s.unknown)
+        for item in line.split()[1:]:
+            if b"=" in item:
+                k, v = item.split(b"=", 1)
+                self.xfwd[k.decode("ascii", "replace").upper()] = \
+                    v.decode("ascii", "replace")
+        return await self.say(self.s.xforward)
 
     async def on_noop(self, line):
         return await self.say(self.s.noop)
@@ -376,6 +408,8 @@ class _Session:
 
 def _code(reply):
     """Reply class digit of a Script reply (0 when unknown)."""
+    if isinstance(reply, tuple):
+        reply = reply[0] if reply else None
     if isinstance(reply, Stall):
         reply = reply.reply
     data = render(reply)

@@ -473,6 +473,10 @@ static const struct bad_case bad_cases[] = {
 	    ":5:15: level: invalid value 'loud'" },
 	{ "boolean", BASE "log: { stderr: maybe }\n",
 	    ":5:16: stderr: expected true or false" },
+	{ "connection cache boolean", "listen: [{ address: \"127.0.0.1:2525\" }]\n"
+	    "upstream:\n  address: 127.0.0.1:25\n  connection_cache: 5s\n"
+	    "keystore: /k\nspool: /s\n",
+	    ":4:21: connection_cache: expected true or false" },
 };
 
 static void
@@ -531,6 +535,7 @@ GET(g_up_isip, c->upstream.address.is_ip)
 GET(g_up_port, c->upstream.address.port)
 GET(g_up_tls, c->upstream.starttls)
 GET(g_up_final, c->upstream.final_timeout_ms)
+GET(g_up_cache, c->upstream.connection_cache)
 GET(g_d0_nsel, c->domains[0].nselectors)
 GET(g_d0_alg, c->domains[0].algorithm)
 GET(g_d0_bits, c->domains[0].bits)
@@ -586,6 +591,9 @@ static const struct good_case good_cases[] = {
 	{ "spool memory", BASE "spool_memory_max: 2M\n",
 	    g_spoolmem, 2 * 1024 * 1024, NULL, NULL },
 	{ "workers number", BASE "workers: 4\n", g_workers, 4, NULL, NULL },
+	{ "connection cache off", "listen: [{ address: \"127.0.0.1:2525\" }]\n"
+	    "upstream: { address: \"127.0.0.1:25\", connection_cache: false }\n"
+	    "keystore: /k\nspool: /s\n", g_up_cache, 0, NULL, NULL },
 	{ "resolvers", BASE "resolver:\n  nameservers: [127.0.0.1:5300, "
 	    "\"[::1]:5301\"]\n  timeout: 2s\n", g_res_n, 2, NULL, NULL },
 	{ "resolver IPv6 port", BASE "resolver:\n  nameservers: "
@@ -805,6 +813,7 @@ static const struct {
 	{ "upstream STARTTLS opportunistic", g_up_tls,
 	    CONFIG_TLS_OPPORTUNISTIC },
 	{ "upstream verify", d_up_verify, 1 },
+	{ "upstream connection cache on", g_up_cache, 1 },
 	{ "spool memory 1 MiB", g_spoolmem, 1024 * 1024 },
 	{ "expiration 5 d", g_expire, 5 * 86400 },
 	{ "canonicalization relaxed/relaxed header", g_canon_h,
