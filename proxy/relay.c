@@ -154,6 +154,14 @@ struct relay {
 	int			 tls_fallback;	/* next connection: no_tls */
 	int			 mail_sent;	/* MAIL went with XFORWARD */
 	/*
+	 * DK-12: the content has 8-bit octets MAIL did not declare
+	 * (eightbit), and the transaction is being reset to reopen it
+	 * with BODY=8BITMIME (reopening: RSET sent; reopened: since then).
+	 */
+	int			 eightbit;
+	int			 reopening;
+	int			 reopened;
+	/*
 	 * The connection's identity (uppool_key of the configuration it
 	 * was made for), age and reuse count, for the idle cache; reused
 	 * is set while a cached connection has not yet answered MAIL.
@@ -752,6 +760,8 @@ on_replay(struct relay *r)
 	if (smtp_reply_class(r->reply) != 2) {
 		relay_log_reply(r, "upstream_retry_refused");
 		relay_fail(r, LOG_WARNING, "upstream_retry_failed",
+		    r->reopened ? "451 4.4.2 Error: upstream refused the "
+		    "transaction reopened with BODY=8BITMIME" :
 		    "451 4.4.2 Error: upstream connection lost");
 		return;
 	}
@@ -802,6 +812,7 @@ relay_retry(struct relay *r, const char *why)
 	r->retried = 1;
 	r->replaying = 1;
 	r->replay_off = 0;
+	r->reopening = 0;
 	relay_enter(r, RELAY_IDLE);
 	r->pending = RELAY_OP_REPLAY;
 	relay_enter(r, RELAY_CONNECT);
@@ -894,6 +905,21 @@ on_noop(struct relay *r)
 static void
 on_rset(struct relay *r)
 {
+	if (r->reopening) {
+		r->reopening = 0;
+		if (smtp_reply_class(r->reply) != 2) {
+			relay_log_reply(r, "upstream_rset_refused");
+			relay_fail(r, LOG_WARNING, "upstream_reopen_failed",
+			    "451 4.4.2 Error: upstream refused RSET");
+			return;
+		}
+		/* MAIL (now with BODY=8BITMIME), the RCPTs, then DATA. */
+		r->reopened = 1;
+		r->replaying = 1;
+		r->replay_off = 0;
+		relay_begin_mail(r);
+		return;
+	}
 	if (smtp_reply_class(r->reply) != 2) {
 		relay_log_reply(r, "upstream_rset_refused");
 		relay_enter(r, RELAY_IDLE);
@@ -1148,6 +1174,35 @@ relay_write_cmd(struct relay *r, const struct smtp_cmd *c)
 	relay_send(r);
 }
 
+/*
+ * DK-12: the body has 8-bit octets that MAIL, sent before the body was
+ * seen, did not declare.  A hop that believes the message 7-bit may
+ * convert it to quoted-printable and break every signature, so reset
+ * the transaction and reopen it with BODY=8BITMIME and the accepted
+ * recipients (the UP-03 replay) before DATA.  1 if that started.
+ */
+static int
+relay_reopen_8bit(struct relay *r)
+{
+	if (!r->eightbit)
+		return 0;
+	r->eightbit = 0;
+	if (!(r->caps.ext & SMTP_EXT_8BITMIME) ||
+	    smtp_cmd_body(r->mail) == SMTP_BODY_8BITMIME)
+		return 0;
+	smtp_cmd_set_body(r->mail, SMTP_BODY_8BITMIME);
+	if (!r->replay_ok) {
+		/* More recipients than RELAY_REPLAY_MAX kept. */
+		log_event(LOG_WARNING, r->sid, "body_8bit_undeclared",
+		    "reopened=no reason=recipients_not_kept");
+		return 0;
+	}
+	log_event(LOG_INFO, r->sid, "body_8bit_undeclared", "reopened=yes");
+	r->reopening = 1;
+	relay_enter(r, RELAY_RSET);
+	return 1;
+}
+
 /* Start the operation the session asked for while we were busy. */
 static void
 relay_run_pending(struct relay *r)
@@ -1163,7 +1218,8 @@ relay_run_pending(struct relay *r)
 		relay_enter(r, RELAY_RCPT);
 		break;
 	case RELAY_OP_DATA:
-		relay_enter(r, RELAY_DATA);
+		if (!relay_reopen_8bit(r))
+			relay_enter(r, RELAY_DATA);
 		break;
 	case RELAY_OP_REPLAY:
 		/* Lines made for other capabilities may not parse the same. */
@@ -1663,6 +1719,9 @@ relay_mail(struct relay *r, const struct smtp_cmd *c)
 	r->replay_ok = 1;
 	r->replaying = 0;
 	r->retried = 0;
+	r->eightbit = 0;
+	r->reopening = 0;
+	r->reopened = 0;
 	if (r->cfg->upstream.is_file) {
 		r->op = RELAY_OP_MAIL;
 		relay_defer(r, 250, "250 2.1.0 Ok\r\n");
@@ -1722,6 +1781,18 @@ relay_data(struct relay *r, const struct buf *head, struct spool *body)
 		return;
 	}
 	relay_start(r, RELAY_OP_DATA);
+}
+
+void
+relay_declare_8bit(struct relay *r)
+{
+	/* A retry's replayed MAIL carries it too (relay_reopen_8bit). */
+	r->eightbit = 1;
+	if (smtp_cmd_body(r->mail) != SMTP_BODY_8BITMIME &&
+	    (r->state == RELAY_IDLE || r->state == RELAY_CONNECT)) {
+		r->eightbit = 0;
+		smtp_cmd_set_body(r->mail, SMTP_BODY_8BITMIME);
+	}
 }
 
 void

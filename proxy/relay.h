@@ -64,6 +64,13 @@ void		 relay_rcpt(struct relay *, const struct smtp_cmd *);
  */
 void		 relay_data(struct relay *, const struct buf *head,
 		    struct spool *body);
+/*
+ * The content has 8-bit octets that the client's MAIL did not declare:
+ * before DATA the upstream transaction is reset and reopened with
+ * BODY=8BITMIME and the same recipients (DK-12).  Call before
+ * relay_data().
+ */
+void		 relay_declare_8bit(struct relay *);
 /* Abandon the transaction (RSET upstream); no callback. */
 void		 relay_rset(struct relay *);
 /* Upstream SMTP_EXT_* bits (valid once relay_mail has succeeded). */

@@ -2072,6 +2072,13 @@ session_end_of_data(struct session *s)
 		    "but the next hop does not accept 8BITMIME");
 		goto refuse;
 	}
+	/* DK-12: MAIL went upstream before the body showed 8-bit octets
+	 * the client did not declare; the relay reopens with BODY=8BITMIME
+	 * so no hop downgrades (and breaks) what we sign. */
+	if (framer_has_8bit(s->framer) &&
+	    smtp_cmd_body(s->mail) != SMTP_BODY_8BITMIME &&
+	    smtp_cmd_body(s->mail) != SMTP_BODY_BINARYMIME)
+		relay_declare_8bit(s->relay);
 	if (s->arc != NULL) {
 		/* The seal needs the body hashes; DKIM shares them. */
 		snprintf(line, sizeof(line), "451 4.3.0 Error: internal error");

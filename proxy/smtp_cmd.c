@@ -1358,6 +1358,12 @@ smtp_cmd_body(const struct smtp_cmd *cmd)
 	return cmd->body;
 }
 
+void
+smtp_cmd_set_body(struct smtp_cmd *cmd, enum smtp_body body)
+{
+	cmd->body = body;
+}
+
 int
 smtp_cmd_smtputf8(const struct smtp_cmd *cmd)
 {

@@ -172,6 +172,8 @@ int		 smtp_cmd_had_route(const struct smtp_cmd *);
 /* MAIL SIZE=: 1 and *size if given, else 0. */
 int		 smtp_cmd_size(const struct smtp_cmd *, uint64_t *size);
 enum smtp_body	 smtp_cmd_body(const struct smtp_cmd *);
+/* Change MAIL's BODY= (DK-12: 8-bit content the client did not declare). */
+void		 smtp_cmd_set_body(struct smtp_cmd *, enum smtp_body);
 /* MAIL SMTPUTF8 given. */
 int		 smtp_cmd_smtputf8(const struct smtp_cmd *);
 enum smtp_ret	 smtp_cmd_ret(const struct smtp_cmd *);

@@ -286,9 +286,7 @@ class Fake(UpstreamTest):
 
     def test_8bit_relayed_with_body_8bitmime_dk12(self):
         """DK-12: an 8-bit message declared BODY=8BITMIME goes upstream
-        with BODY=8BITMIME, bytes unchanged, and its signatures verify.
-        (An undeclared 8-bit body is relayed without BODY=: MAIL reaches
-        the upstream before the body is seen.)"""
+        with BODY=8BITMIME, bytes unchanged, and its signatures verify."""
         up = self.fake()
         d = self.daemon(up.port)
         body = "Grüße aus Köln\r\n".encode()
@@ -396,6 +394,53 @@ class Fake(UpstreamTest):
         up.wait_transactions(1)
         self.assertTrue(d.wait_log(b"queue_id=\"LATE\"", timeout=10))
         return up, d
+
+    def test_undeclared_8bit_reopened_with_body_8bitmime_dk12(self):
+        """DK-12: 8-bit content from a client that declared no BODY= (or
+        BODY=7BIT): MAIL went upstream before the body was seen, so the
+        transaction is reset and reopened with BODY=8BITMIME and the same
+        recipients before DATA; one message arrives, declared 8-bit, with
+        the client's own XFORWARD-free envelope and valid signatures."""
+        body = "Grüße aus Köln\r\n".encode()
+        for declared in ("", " BODY=7BIT"):
+            with self.subTest(declared=declared):
+                up = self.fake()
+                d = self.daemon(up.port)
+                with RawSMTP(d.port) as c:
+                    c.read_reply()
+                    c.cmd("EHLO client.test")
+                    self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>"
+                                           + declared).code, 250)
+                    for rcpt in ("bob@dest.test", "carol@dest.test"):
+                        self.assertEqual(c.cmd("RCPT TO:<%s>" % rcpt).code,
+                                         250)
+                    self.assertEqual(c.cmd("DATA").code, 354)
+                    c.send(dot_stuff(message(body=body)) + b".\r\n")
+                    self.assertEqual(c.read_reply().code, 250)
+                up.wait_transactions(1)
+                done = [t for t in up.transactions if t.completed]
+                self.assertEqual(len(done), 1)
+                t8 = done[0]
+                self.assertIn(b"BODY=8BITMIME", t8.mail_from.upper())
+                self.assertEqual(t8.envelope_rcpts,
+                                 ["bob@dest.test", "carol@dest.test"])
+                self.assertTrue(t8.content.endswith(body))
+                cmds = [x.strip().upper()
+                        for x in up.connections[0].commands]
+                self.assertIn(b"RSET", cmds)
+                res = verifiers.dkimpy(t8.content, d.dns)
+                self.assertTrue(res and all(r.passed for r in res), res)
+
+    def test_7bit_message_not_reopened_dk12(self):
+        """DK-12: a 7-bit message without BODY= is relayed as declared:
+        no RSET, no BODY= added."""
+        up = self.fake()
+        d = self.daemon(up.port)
+        self.assertEqual(self.send(d)[-1].code, 250)
+        up.wait_transactions(1)
+        self.assertNotIn(b"BODY=", up.transactions[0].mail_from.upper())
+        self.assertNotIn(b"RSET", [x.strip().upper()
+                                   for x in up.connections[0].commands])
 
     def test_client_lost_after_dot_finished_once_pr11(self):
         """PR-11: the client hangs up right after its final dot while the
