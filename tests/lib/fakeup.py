@@ -547,3 +547,12 @@ class FakeUpstream:
                     raise TimeoutError("fakeup: condition not met in %.1f s" % timeout)
                 self._cond.wait(left)
             return result()
+
+
+def started(test, script=None, **kw):
+    """A FakeUpstream running script (default: a polite Script()),
+    stopped when the unittest.TestCase test ends."""
+    up = FakeUpstream(script or Script(), **kw)
+    up.start()
+    test.addCleanup(up.stop)
+    return up

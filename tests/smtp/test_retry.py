@@ -11,7 +11,8 @@ import unittest
 import tap
 import verifiers
 from daemon import Signetd, message
-from fakeup import Close, DataFault, FakeUpstream, Script
+import fakeup
+from fakeup import Close, DataFault, Script
 from peers import SmtpSink
 from rawsmtp import RawSMTP, dot_stuff, session
 
@@ -41,10 +42,7 @@ class Retry(unittest.TestCase):
         return d
 
     def fake(self, script):
-        up = FakeUpstream(script)
-        up.start()
-        self.addCleanup(up.stop)
-        return up
+        return fakeup.started(self, script)
 
     def test_lost_mid_data_retried_once_up03(self):
         for after in (0, 10, 60000):

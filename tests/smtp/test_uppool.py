@@ -14,7 +14,8 @@ import urllib.request
 import tap
 import verifiers
 from daemon import Signetd, message
-from fakeup import Close, FakeUpstream, Script, Stall
+import fakeup
+from fakeup import Close, Script, Stall
 from rawsmtp import session
 from signet_env import free_port
 
@@ -49,10 +50,7 @@ class Reuse(unittest.TestCase):
         return d
 
     def fake(self, script):
-        up = FakeUpstream(script)
-        up.start()
-        self.addCleanup(up.stop)
-        return up
+        return fakeup.started(self, script)
 
     def upstream_connections(self, d):
         url = "http://127.0.0.1:%d/metrics" % d.metrics_port

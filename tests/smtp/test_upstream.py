@@ -12,7 +12,8 @@ import unittest
 import tap
 import verifiers
 from daemon import Signetd, message
-from fakeup import Close, DataFault, FakeUpstream, Script, Stall
+import fakeup
+from fakeup import Close, DataFault, Script, Stall
 from peers import SmtpSink, sink_behind_postfix
 from rawsmtp import RawSMTP, dot_stuff, session
 
@@ -28,10 +29,7 @@ class UpstreamTest(unittest.TestCase):
         return d
 
     def fake(self, script=None):
-        up = FakeUpstream(script or Script())
-        up.start()
-        self.addCleanup(up.stop)
-        return up
+        return fakeup.started(self, script)
 
     def sink(self, flags=()):
         s = SmtpSink(flags)
@@ -381,16 +379,22 @@ class Fake(UpstreamTest):
         up.wait_transactions(1)
         self.assertEqual(up.transactions[0].envelope_rcpts, rcpts[:5])
 
+    def through_dot(self, port, tail=b""):
+        """A RawSMTP to port that has sent one message, its dot and
+        tail; still open."""
+        c = RawSMTP(port)
+        c.read_reply()
+        c.cmd("EHLO c")
+        c.cmd("MAIL FROM:<alice@example.com>")
+        c.cmd("RCPT TO:<bob@dest.test>")
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(dot_stuff(message()) + b".\r\n" + tail)
+        return c
+
     def lost_after_dot(self):
         up = self.fake(Script(final=Stall(2, "250 2.0.0 Ok: queued as LATE")))
         d = self.daemon(up.port)
-        with RawSMTP(d.port) as c:
-            c.read_reply()
-            c.cmd("EHLO c")
-            c.cmd("MAIL FROM:<alice@example.com>")
-            c.cmd("RCPT TO:<bob@dest.test>")
-            self.assertEqual(c.cmd("DATA").code, 354)
-            c.send(dot_stuff(message()) + b".\r\n")
+        self.through_dot(d.port).close()
         up.wait_transactions(1)
         self.assertTrue(d.wait_log(b"queue_id=\"LATE\"", timeout=10))
         return up, d
@@ -471,13 +475,7 @@ class Fake(UpstreamTest):
         221: nothing is logged as lost."""
         up = self.fake(Script(final=Stall(1, "250 2.0.0 Ok: queued as HALF")))
         d = self.daemon(up.port)
-        with RawSMTP(d.port) as c:
-            c.read_reply()
-            c.cmd("EHLO c")
-            c.cmd("MAIL FROM:<alice@example.com>")
-            c.cmd("RCPT TO:<bob@dest.test>")
-            self.assertEqual(c.cmd("DATA").code, 354)
-            c.send(dot_stuff(message()) + b".\r\nQUIT\r\n")
+        with self.through_dot(d.port, b"QUIT\r\n") as c:
             c.sock.shutdown(socket.SHUT_WR)
             self.assertEqual(c.read_reply().code, 250)
             self.assertEqual(c.read_reply().code, 221)

@@ -22,7 +22,8 @@ import tap  # noqa: E402
 import tlsutil  # noqa: E402
 import verifiers  # noqa: E402
 from daemon import Signetd, message  # noqa: E402
-from fakeup import FakeUpstream, Script  # noqa: E402
+import fakeup  # noqa: E402
+from fakeup import Script  # noqa: E402
 from peers import sink_behind_postfix  # noqa: E402
 from rawsmtp import RawSMTP, session  # noqa: E402
 
@@ -89,10 +90,7 @@ class Base(unittest.TestCase):
                 "servername: localhost", "verify: true"] + list(extra)
 
     def fake(self, script=None, **kw):
-        up = FakeUpstream(script or Script(), **kw)
-        up.start()
-        self.addCleanup(up.stop)
-        return up
+        return fakeup.started(self, script, **kw)
 
     def send(self, d):
         return session(d.port, "alice@example.com", ["bob@dest.test"],
