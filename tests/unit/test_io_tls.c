@@ -19,6 +19,7 @@
 
 #include "proxy/io.h"
 #include "t.h"
+#include "t_loop.h"
 
 struct end {
 	struct io	*io;
@@ -73,15 +74,7 @@ on_event(void *arg, enum io_event ev)
 
 static const struct io_cb	cb = { on_read, on_event };
 
-/* Run the loop until cond holds or about two seconds have passed. */
-#define RUN_UNTIL(cond) do {						\
-	int	 i_;							\
-	for (i_ = 0; i_ < 200 && !(cond); i_++) {			\
-		struct timeval tv_ = { 0, 10000 };			\
-		event_base_loopexit(base, &tv_);			\
-		event_base_dispatch(base);				\
-	}								\
-} while (0)
+#define RUN_UNTIL(cond)	T_RUN_UNTIL(base, cond)
 
 static SSL_CTX *
 server_ctx(void)

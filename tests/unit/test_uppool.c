@@ -21,15 +21,9 @@
 #include "proxy/msg/buf.h"
 #include "proxy/uppool.h"
 #include "t.h"
+#include "t_loop.h"
 
-#define RUN_UNTIL(cond) do {						\
-	int	 i_;							\
-	for (i_ = 0; i_ < 200 && !(cond); i_++) {			\
-		struct timeval tv_ = { 0, 10000 };			\
-		event_base_loopexit(base, &tv_);			\
-		event_base_dispatch(base);				\
-	}								\
-} while (0)
+#define RUN_UNTIL(cond)	T_RUN_UNTIL(base, cond)
 
 static struct event_base	*base;
 
