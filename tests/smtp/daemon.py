@@ -78,8 +78,8 @@ def make_key(bits=2048):
     return pem, kid, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
 
 
-def write_domain(keystore, domain, keys, generation=1):
-    """keys: {selector: (pem, id, txt)}; all ACTIVE."""
+def write_domain(keystore, domain, keys, generation=1, bits=2048):
+    """keys: {selector: (pem, id, txt)}, RSA of bits; all ACTIVE."""
     ddir = os.path.join(keystore, domain)
     kdir = os.path.join(ddir, "keys")
     os.makedirs(kdir, mode=0o700, exist_ok=True)
@@ -99,7 +99,7 @@ def write_domain(keystore, domain, keys, generation=1):
             with os.fdopen(fd, "wb") as f:
                 f.write(pem)
         lines += ["  - id: %s" % kid, "    algorithm: rsa",
-                  "    bits: 2048", "    selector: %s" % sel,
+                  "    bits: %d" % bits, "    selector: %s" % sel,
                   "    state: ACTIVE", "    entered:",
                   "      GENERATED: %s" % stamp, "      ACTIVE: %s" % stamp,
                   "    attrs: {}"]
