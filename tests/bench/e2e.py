@@ -257,7 +257,8 @@ def scaling(sink, sink_pid, keys, msgs, size, sessions):
     sink to the second, so signetd has one whole core.  2 workers:
     signetd on both CPUs, generator and sink too (nowhere else to go).
     The generator reuses each session (-d) to stay as light as it can;
-    this measures signing and relaying, not TCP connection setup.
+    this measures signing and relaying, not TCP connection setup.  Each
+    configuration runs twice, alternating, and the faster run counts.
     """
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
@@ -267,7 +268,10 @@ def scaling(sink, sink_pid, keys, msgs, size, sessions):
     old_sink = os.sched_getaffinity(sink_pid)
     runs = {}
     try:
-        for workers, sig_cpus, gen_cpus in ((1, one, other), (2, two, two)):
+        # Two rounds, 1 and 2 workers alternating, best of each: the
+        # machine's other tenants slow one run or another at random.
+        for workers, sig_cpus, gen_cpus in ((1, one, other), (2, two, two),
+                                            (1, one, other), (2, two, two)):
             d = start_signetd(sink, workers, keys=keys, cpus=sig_cpus)
             try:
                 os.sched_setaffinity(sink_pid, gen_cpus)
@@ -285,7 +289,8 @@ def scaling(sink, sink_pid, keys, msgs, size, sessions):
             if t is None or c <= 0:
                 print("workers: %d-worker run failed" % workers)
                 return
-            runs[workers] = (t, c, g + k)
+            if workers not in runs or t < runs[workers][0]:
+                runs[workers] = (t, c, g + k)
             print("workers %d on CPU %-5s %6.0f msg/s  signetd %.2f cores, "
                   "%.0f msg per CPU-s; generator+sink %.2f cores"
                   % (workers, ",".join(str(x) for x in sorted(sig_cpus)),
@@ -298,7 +303,8 @@ def scaling(sink, sink_pid, keys, msgs, size, sessions):
               "core (load average %.1f: other work on the machine); the "
               "ratios below are not a scaling figure"
               % (c1 / t1, os.getloadavg()[0]))
-    print("scaling 1 -> 2 workers: %.2fx wall (target 1.8x); per CPU-second "
+    print("scaling 1 -> 2 workers (best run of each): %.2fx wall (target "
+          "1.8x); per CPU-second "
           "%.2fx; CPU signetd got %.2fx" % (t1 / t2, c1 / c2, (c2 / t2) / (c1 / t1)))
     if t1 / t2 < 1.8:
         print("  bound: with 2 workers signetd got %.2f of %d cores, the "
