@@ -226,14 +226,14 @@ def row(label, sessions, msgs, secs, cpu, crypto=None):
     return rate
 
 
-def crypto_rate(build, tmp, keys, size):
+def crypto_rate(build, tmp, keys, size, secs=2):
     driver = os.path.join(build, "bench", "bench_sign")
     if not os.access(driver, os.X_OK):
         return None
     msgfile = os.path.join(tmp, "crypto%d.eml" % size)
     with open(msgfile, "wb") as f:
         f.write(body(size))
-    argv = [driver, "-s", "2"]
+    argv = [driver, "-s", str(secs)]
     for sel in sorted(keys):
         argv += ["-k", os.path.join(tmp, "%s.pem" % sel)]
     r = subprocess.run(argv + [msgfile], stdout=subprocess.PIPE,
@@ -358,9 +358,27 @@ def main(build, cpus=None):
         for pem_sel in sorted(keys):
             os.chmod(os.path.join(tmp, "%s.pem" % pem_sel), 0o600)
         crypto = {}
-        with pinned({sorted(os.sched_getaffinity(0))[0]}):
+        cpu0 = {sorted(os.sched_getaffinity(0))[0]}
+        with pinned(cpu0):
             for label, size, _ in SIZES:
                 crypto[label] = crypto_rate(build, tmp, keys, size)
+
+        def signetd_row(label, size, sess, msgs, reuse=False):
+            """One signetd row, its share judged against the crypto-only
+            rate measured just before and just after it: the host's
+            speed drifts by 10% and more over a whole run."""
+            with pinned(cpu0):
+                before = crypto_rate(build, tmp, keys, size, secs=1)
+            c0 = cpu_seconds(d2.proc.pid)
+            t = smtp_source(d2.port, sess, msgs, size, reuse=reuse)
+            c = cpu_seconds(d2.proc.pid) - c0
+            with pinned(cpu0):
+                after = crypto_rate(build, tmp, keys, size, secs=1)
+            near = (before + after) / 2 if before and after else None
+            rate = row("signetd %s%s" % (label, ", kept conn" if reuse
+                                         else ""), sess, msgs, t, c, near)
+            share = msgs / c / near if t is not None and c and near else None
+            return rate, share
 
         print("end to end: smtp-source -> X -> smtp-sink, %d CPUs, load "
               "average %.1f" % (len(os.sched_getaffinity(0)),
@@ -369,11 +387,8 @@ def main(build, cpus=None):
                                           "of crypto"))
         for label, size, msgs in SIZES:
             for sess in SESSIONS:
-                c0 = cpu_seconds(d2.proc.pid)
-                t = smtp_source(d2.port, sess, msgs, size)
-                c = cpu_seconds(d2.proc.pid) - c0
-                results[("signetd", label, sess)] = row(
-                    "signetd %s" % label, sess, msgs, t, c, crypto[label])
+                results[("signetd", label, sess)], _ = signetd_row(
+                    label, size, sess, msgs)
                 c0 = cpu_seconds(opendkim.pid)
                 t = smtp_source(pf.port, sess, msgs, size)
                 c = cpu_seconds(opendkim.pid) - c0
@@ -382,17 +397,13 @@ def main(build, cpus=None):
         # Applications and ESPs that keep their connection open (-d):
         # what signetd adds to each message without TCP setup.
         for label, size, msgs in SIZES:
-            c0 = cpu_seconds(d2.proc.pid)
-            t = smtp_source(d2.port, 50, msgs, size, reuse=True)
-            c = cpu_seconds(d2.proc.pid) - c0
-            results[("signetd-reuse", label, 50)] = row(
-                "signetd %s, kept conn" % label, 50, msgs, t, c,
-                crypto[label])
-            if t is not None and c:
-                results[("share-reuse", label)] = msgs / c / crypto[label]
+            (results[("signetd-reuse", label, 50)],
+             results[("share-reuse", label)]) = signetd_row(
+                label, size, 50, msgs, reuse=True)
         print("(Postfix+OpenDKIM CPU is opendkim's alone; Postfix's own "
               "processes are not counted.  \"of crypto\": messages per "
-              "CPU-second as a share of the crypto-only rate; target 80%.  "
+              "CPU-second as a share of the crypto-only rate measured just "
+              "before and after the row; target 80%.  "
               "\"kept conn\": smtp-source -d, one connection per session "
               "for all its messages; the other rows open one connection "
               "per message)")
@@ -425,7 +436,7 @@ def main(build, cpus=None):
                 print("crypto-only %s: bench_sign missing" % label)
                 continue
             reuse = results.get(("share-reuse", label))
-            print("%s: crypto-only %.0f msg per CPU-s (one core); signetd "
+            print("%s: crypto-only %.0f msg per CPU-s (one core, at the start); signetd "
                   "%s msg/s; per CPU-second %s of crypto-only with kept "
                   "connections (target 80%%); signetd / Postfix+OpenDKIM "
                   "%s (target 5x)"
