@@ -473,6 +473,7 @@ struct framer_writer {
 	int		 bol;
 	int		 cr;		/* a CR is held back */
 	int		 failed;
+	int		 raw;		/* BDAT: no stuffing, no dot */
 };
 
 struct framer_writer *
@@ -500,6 +501,14 @@ framer_writer_reset(struct framer_writer *w)
 	w->bol = 1;
 	w->cr = 0;
 	w->failed = 0;
+	w->raw = 0;
+}
+
+void
+framer_writer_reset_raw(struct framer_writer *w)
+{
+	framer_writer_reset(w);
+	w->raw = 1;
 }
 
 static int
@@ -544,7 +553,7 @@ framer_writer_put(struct framer_writer *w, const uint8_t *p, size_t n)
 			w->bol = 1;
 			continue;
 		}
-		if (w->bol && *p == '.') {
+		if (w->bol && *p == '.' && !w->raw) {
 			if (emit(w, span, (size_t)(p - span)) == -1 ||
 			    emit(w, (const uint8_t *)".", 1) == -1)
 				return -1;
@@ -581,6 +590,9 @@ framer_writer_end(struct framer_writer *w)
 {
 	if (w->failed || w->cr)
 		return writer_fail(w);
+	/* BDAT announced its size: nothing may be added now. */
+	if (w->raw)
+		return w->bol ? 0 : writer_fail(w);
 	if (!w->bol && emit(w, (const uint8_t *)"\r\n", 2) == -1)
 		return -1;
 	w->bol = 1;

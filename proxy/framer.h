@@ -112,6 +112,12 @@ void		 framer_writer_free(struct framer_writer *);
 /* Start a new message (at the beginning of a line). */
 void		 framer_writer_reset(struct framer_writer *);
 /*
+ * Start a BDAT chunk (RFC 3030) instead: the same checks, no dot
+ * stuffing, and framer_writer_end() adds nothing (the size went out
+ * first), failing if the content did not end with CRLF.
+ */
+void		 framer_writer_reset_raw(struct framer_writer *);
+/*
  * Content, split anywhere.  -1 if the content breaks the invariant (a
  * CR, LF or NUL outside a CRLF pair) or out failed; sticky until reset.
  * No bare CR, LF or NUL was emitted, but part of a line may have been,
@@ -120,7 +126,8 @@ void		 framer_writer_reset(struct framer_writer *);
  */
 int		 framer_writer_put(struct framer_writer *, const uint8_t *,
 		    size_t);
-/* End: CRLF if the content did not end with one (BDAT), then ".\r\n". */
+/* End: CRLF if the content did not end with one (BDAT), then ".\r\n";
+ * after framer_writer_reset_raw(), only the check. */
 int		 framer_writer_end(struct framer_writer *);
 
 #endif

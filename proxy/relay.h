@@ -5,7 +5,9 @@
  * The transaction opens at the client's MAIL, so every MAIL/RCPT reply
  * the client sees is the upstream's own (UP-05).  After the session has
  * signed, relay_data() sends DATA, our new header fields, the header
- * section and the spooled body re-stuffed (SM-03), and ".".  Each call
+ * section and the spooled body re-stuffed (SM-03), and "."; or, to an
+ * upstream that offers CHUNKING, the same octets unstuffed as one
+ * "BDAT n LAST" chunk (RFC 3030).  Each call
  * ends in exactly one callback with a reply ready for the client: the
  * upstream's reply rebuilt by us (UP-06), or our own 451 when anything
  * failed or timed out (promise 1: never 2xx unless the upstream said so).

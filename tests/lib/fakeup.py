@@ -136,6 +136,7 @@ class Transaction:
         self.content = b""              # un-stuffed, as received
         self.wire = b""                 # DATA bytes before ".CRLF", stuffed
         self.completed = False          # end of data was received
+        self.chunks = []                # BDAT chunk sizes (RFC 3030)
         self.final_sent = None          # the final reply bytes we sent
         self.xforward = {}              # XFORWARD attributes in effect
         self.connection = None          # index of the Connection
@@ -314,6 +315,12 @@ class _Session:
             return False
         tx.wire = wire
         tx.content = unstuff(wire)
+        return await self.finish(tx)
+
+    async def finish(self, tx):
+        """tx's end of data was received: record it, send the final
+        reply (and what the script says follows it)."""
+        s = self.s
         tx.completed = True
         self.up.record(tx)
         final = s.final
@@ -331,6 +338,61 @@ class _Session:
         if s.after_final is not None:
             return await self.say(s.after_final)
         return True
+
+    async def on_bdat(self, line):
+        """RFC 3030, when the script offers CHUNKING: the chunk is read
+        by count whatever the verdict; LAST ends the message."""
+        s = self.s
+        if "CHUNKING" not in s.capabilities:
+            return await self.say(s.unknown)
+        parts = line.split()
+        try:
+            n = int(parts[1])
+            last = len(parts) > 2 and parts[2].upper() == b"LAST"
+        except (IndexError, ValueError):
+            return await self.say("501 5.5.4 Syntax: BDAT count [LAST]")
+        chunk = await self.read_count(n)
+        if chunk is None:
+            return False
+        tx = self.tx
+        if tx is None or not tx.rcpts:
+            return await self.say("503 5.5.1 Error: need RCPT command")
+        if not tx.chunks:
+            self.conn.transactions.append(tx)
+        tx.chunks.append(n)
+        tx.wire += chunk
+        tx.content += chunk
+        if not last:
+            return await self.say("250 2.0.0 %d octets received" % n)
+        self.tx = None
+        self.xfwd = {}
+        return await self.finish(tx)
+
+    async def read_count(self, n):
+        """The next n octets; None when the connection ended or the
+        script's DataFault closed it first."""
+        fault = self.s.data_fault
+        while True:
+            if fault is not None and len(self.pending) >= min(
+                    n, fault.after_bytes):
+                if fault.send is not None:
+                    data = render(fault.send, self.up.queue_n)
+                    if data:
+                        self.w.write(data)
+                        await self.w.drain()
+                if fault.close:
+                    self.pending = b""
+                    self.conn.closed_by = "script"
+                    return None
+                fault = None
+            if len(self.pending) >= n:
+                break
+            if not await self.more():
+                self.pending = b""
+                self.conn.closed_by = "client"
+                return None
+        chunk, self.pending = self.pending[:n], self.pending[n:]
+        return chunk
 
     async def read_data(self, tx):
         """DATA bytes up to (not including) CRLF.CRLF; None when the

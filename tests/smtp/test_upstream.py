@@ -579,6 +579,48 @@ class Fake(UpstreamTest):
         self.assertTrue(res and all(r.passed for r in res), res)
 
 
+    def chunking(self, **kw):
+        """A fake upstream that offers CHUNKING (RFC 3030)."""
+        return self.fake(Script(capabilities=Script().capabilities +
+                                ["CHUNKING"], **kw))
+
+    def test_bdat_to_chunking_upstream(self):
+        """An upstream offering CHUNKING gets one BDAT n LAST chunk and
+        no DATA: the message byte for byte, lines starting with a dot
+        not stuffed, n exactly its length; dkimpy and OpenDKIM pass."""
+        up = self.chunking()
+        d = self.daemon(up.port)
+        body = b".\r\n..x\r\nline\r\n"
+        self.assertEqual(self.send(d, message(body=body))[-1].code, 250)
+        up.wait_transactions(1)
+        tx = up.transactions[0]
+        cmds = [c.split(b" ")[0].strip().upper()
+                for c in up.connections[0].commands]
+        self.assertIn(b"BDAT", cmds)
+        self.assertNotIn(b"DATA", cmds)
+        self.assertEqual(tx.chunks, [len(tx.content)])
+        self.assertTrue(tx.content.endswith(b"\r\n\r\n" + body))
+        for name, res in verifiers.verify_all(tx.content, d.dns).items():
+            with self.subTest(verifier=name):
+                self.assertTrue(res and all(r.passed for r in res), res)
+
+    def test_bdat_refused_passed_on(self):
+        """The upstream's verdict on the BDAT chunk is the client's."""
+        up = self.chunking(final="554 5.7.1 Error: no thanks")
+        d = self.daemon(up.port)
+        r = self.send(d)[-1]
+        self.assertEqual((r.code, r.enhanced), (554, "5.7.1"), r.raw)
+
+    def test_bdat_lost_midway_never_250_up03(self):
+        """The upstream hangs up inside the BDAT chunk (every time): the
+        client gets 451, never 250, and nothing was accepted."""
+        up = self.chunking(data_fault=DataFault(100))
+        d = self.daemon(up.port)
+        r = self.send(d)[-1]
+        self.assertEqual(r.code, 451, r.raw)
+        self.assertFalse([t for t in up.transactions if t.completed])
+
+
 class RealPostfix(UpstreamTest):
     def test_postfix_relay_verifies_dk15(self):
         s, pf = sink_behind_postfix(self)

@@ -681,6 +681,62 @@ test_writer(void)
 	}
 }
 
+/* BDAT towards the upstream: the same checks, nothing added. */
+static void
+test_writer_raw(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*content;
+		size_t		 len;
+		int		 ok;
+	} cases[] = {
+		{ "empty", S(""), 1 },
+		{ "dot lines kept as they are", S(".\r\n..\r\n.x\r\n"), 1 },
+		{ "no final CRLF refused (size already sent)", S("abc"), 0 },
+		{ "bare LF refused", S("a\nb\r\n"), 0 },
+		{ "bare CR refused", S("a\rb\r\n"), 0 },
+		{ "NUL refused", S("a\0b\r\n"), 0 },
+	};
+	struct framer_writer	*w;
+	struct buf		*wire;
+	size_t			 i, cut;
+	int			 ok, rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ok = 1;
+		for (cut = 0; cut <= cases[i].len; cut++) {
+			wire = buf_new(0);
+			w = framer_writer_new(collect, wire);
+			framer_writer_reset_raw(w);
+			rc = framer_writer_put(w,
+			    (const uint8_t *)cases[i].content, cut);
+			if (rc == 0)
+				rc = framer_writer_put(w, (const uint8_t *)
+				    cases[i].content + cut, cases[i].len - cut);
+			if (rc == 0)
+				rc = framer_writer_end(w);
+			ok = ok && wire_safe(buf_data(wire), buf_len(wire));
+			if (cases[i].ok)
+				ok = ok && rc == 0 && eq_bytes(buf_data(wire),
+				    buf_len(wire), cases[i].content,
+				    cases[i].len);
+			else
+				ok = ok && rc == -1;
+			/* The next message starts stuffed again. */
+			framer_writer_reset(w);
+			buf_reset(wire);
+			ok = ok && framer_writer_put(w, (const uint8_t *)
+			    ".\r\n", 3) == 0 && framer_writer_end(w) == 0 &&
+			    eq_bytes(buf_data(wire), buf_len(wire),
+			    "..\r\n.\r\n", 7);
+			framer_writer_free(w);
+			buf_free(wire);
+		}
+		T_OK(ok, "raw writer: %s (every split)", cases[i].name);
+	}
+}
+
 static int
 failing_out(void *arg, const uint8_t *p, size_t n)
 {
@@ -799,6 +855,7 @@ main(void)
 	test_after_end();
 	test_bdat();
 	test_writer();
+	test_writer_raw();
 	test_writer_sticky();
 	test_large();
 	test_names();
