@@ -368,6 +368,18 @@ class _Session:
         self.xfwd = {}
         return await self.finish(tx)
 
+    async def fire(self, fault):
+        """Carry out a DataFault: send its reply; True when it also
+        closes the connection (the caller stops reading)."""
+        if fault.send is not None:
+            data = render(fault.send, self.up.queue_n)
+            if data:
+                self.w.write(data)
+                await self.w.drain()
+        if fault.close:
+            self.conn.closed_by = "script"
+        return fault.close
+
     async def read_count(self, n):
         """The next n octets; None when the connection ended or the
         script's DataFault closed it first."""
@@ -375,14 +387,8 @@ class _Session:
         while True:
             if fault is not None and len(self.pending) >= min(
                     n, fault.after_bytes):
-                if fault.send is not None:
-                    data = render(fault.send, self.up.queue_n)
-                    if data:
-                        self.w.write(data)
-                        await self.w.drain()
-                if fault.close:
+                if await self.fire(fault):
                     self.pending = b""
-                    self.conn.closed_by = "script"
                     return None
                 fault = None
             if len(self.pending) >= n:
@@ -401,14 +407,8 @@ class _Session:
         while True:
             got = self.pending
             if fault is not None and len(got) >= fault.after_bytes:
-                if fault.send is not None:
-                    data = render(fault.send, self.up.queue_n)
-                    if data:
-                        self.w.write(data)
-                        await self.w.drain()
-                if fault.close:
+                if await self.fire(fault):
                     tx.wire, self.pending = got, b""
-                    self.conn.closed_by = "script"
                     return None
                 fault = None
             # An empty message is "." right after the 354.

@@ -17,6 +17,7 @@ import verifiers
 from daemon import message
 from rawsmtp import RawSMTP, dot_stuff
 from signet_env import binary, free_port
+from peers import wait_port
 from tenantbench import PASSWORDS, TenantDaemon, passwd_hash
 
 
@@ -36,6 +37,9 @@ class AuthTest(unittest.TestCase):
             limits=cls.limits)
         try:
             cls.d.start()
+            # start() waits for the first listener only.
+            if cls.extra:
+                wait_port(cls.extra_port, proc=cls.d.proc)
         except Exception:
             cls.d.cleanup(check=False)
             raise
