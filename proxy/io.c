@@ -253,15 +253,60 @@ io_rev_end(struct io *io, ssize_t n)
 	io->cb.on_event(io->arg, n == 0 ? IO_EV_EOF : IO_EV_ERROR);
 }
 
+/* Cut the vectors of a reservation to max octets in all. */
+static void
+io_iov_trim(struct evbuffer_iovec *v, int nv, size_t max)
+{
+	int	 i;
+
+	for (i = 0; i < nv; i++) {
+		if (v[i].iov_len > max)
+			v[i].iov_len = max;
+		max -= v[i].iov_len;
+	}
+}
+
+/*
+ * Read at most want octets from fd into in: read()'s result, with errno
+ * set (ENOMEM when in cannot take them).  The socket bufferevent keeps
+ * its input's end frozen but while its own reader adds to it; so do we.
+ */
+static ssize_t
+io_rev_read(struct evbuffer *in, evutil_socket_t fd, size_t want)
+{
+	struct evbuffer_iovec	 v[2];
+	ssize_t			 n;
+	int			 nv, saved;
+
+	evbuffer_unfreeze(in, 0);
+	n = -1;
+	if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2)) <= 0)
+		errno = ENOMEM;
+	else {
+		/* The reservation may be larger than asked: never past it. */
+		io_iov_trim(v, nv, want);
+		n = readv(fd, (struct iovec *)(void *)v, nv);
+		if (n > 0) {
+			io_iov_trim(v, nv, (size_t)n);
+			if (evbuffer_commit_space(in, v, nv) == -1) {
+				errno = ENOMEM;
+				n = -1;
+			}
+		}
+	}
+	saved = errno;
+	evbuffer_freeze(in, 0);
+	errno = saved;
+	return n;
+}
+
 static void
 io_rev_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct io		*io = arg;
 	struct evbuffer		*in = bufferevent_get_input(io->sock);
-	struct evbuffer_iovec	 v[2];
-	size_t			 len, room, want, left;
+	size_t			 len, room, want;
 	ssize_t			 n;
-	int			 nv, i;
 
 	(void)what;
 	len = evbuffer_get_length(in);
@@ -276,28 +321,11 @@ io_rev_cb(evutil_socket_t fd, short what, void *arg)
 	want = io->rsize - IO_RSIZE_SLACK;
 	if (want > room)
 		want = room;
-	/* The socket bufferevent keeps its input's end frozen but while
-	 * its own reader adds to it; so do we. */
-	evbuffer_unfreeze(in, 0);
-	if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2)) <= 0) {
-		evbuffer_freeze(in, 0);
-		errno = ENOMEM;
-		io_rev_end(io, -1);
+	n = io_rev_read(in, fd, want);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
 		return;
-	}
-	/* The reservation may be larger than asked; never past the mark. */
-	left = want;
-	for (i = 0; i < nv; i++) {
-		if (v[i].iov_len > left)
-			v[i].iov_len = left;
-		left -= v[i].iov_len;
-	}
-	n = readv(fd, (struct iovec *)(void *)v, nv);
 	if (n <= 0) {
-		evbuffer_freeze(in, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
-			return;
 		io_rev_end(io, n);
 		return;
 	}
@@ -305,19 +333,6 @@ io_rev_cb(evutil_socket_t fd, short what, void *arg)
 		io->rsize *= 2;
 	else if ((size_t)n < want / 4 && io->rsize > IO_RSIZE_MIN)
 		io->rsize /= 2;
-	left = (size_t)n;
-	for (i = 0; i < nv; i++) {
-		if (v[i].iov_len > left)
-			v[i].iov_len = left;
-		left -= v[i].iov_len;
-	}
-	if (evbuffer_commit_space(in, v, nv) == -1) {
-		evbuffer_freeze(in, 0);
-		errno = ENOMEM;
-		io_rev_end(io, -1);
-		return;
-	}
-	evbuffer_freeze(in, 0);
 	io_got_input(io, in);
 }
 
@@ -808,7 +823,7 @@ io_peer_port(const struct io *io)
 }
 
 int
-io_peer_closed(struct io *io)
+io_peer_closed(const struct io *io)
 {
 	return io->rev_parked && io_input_pending(io) == 0;
 }

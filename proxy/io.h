@@ -97,7 +97,7 @@ int		 io_peer_port(const struct io *);
  * may never be read (PR-11).  The owner still hears IO_EV_EOF or
  * IO_EV_ERROR once it releases the hold.
  */
-int		 io_peer_closed(struct io *);
+int		 io_peer_closed(const struct io *);
 /* Replace the peer address (PROXY protocol: the client behind the
  * balancer); addr is a numeric address, cut to fit. */
 void		 io_set_peer(struct io *, const char *addr, int port);
