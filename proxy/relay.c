@@ -154,9 +154,10 @@ struct relay {
 	int			 tls_fallback;	/* next connection: no_tls */
 	int			 mail_sent;	/* MAIL went with XFORWARD */
 	/*
-	 * DK-12: the content has 8-bit octets MAIL did not declare
-	 * (eightbit), and the transaction is being reset to reopen it
-	 * with BODY=8BITMIME (reopening: RSET sent; reopened: since then).
+	 * DK-12: the transaction open upstream was started by a MAIL
+	 * without the BODY=8BITMIME its content needs (eightbit), and is
+	 * being reset to reopen it (reopening: RSET sent; reopened: since
+	 * then).
 	 */
 	int			 eightbit;
 	int			 reopening;
@@ -815,6 +816,7 @@ relay_retry(struct relay *r, const char *why)
 	r->replaying = 1;
 	r->replay_off = 0;
 	r->reopening = 0;
+	r->eightbit = 0;	/* the replayed MAIL declares it */
 	relay_enter(r, RELAY_IDLE);
 	r->pending = RELAY_OP_REPLAY;
 	relay_enter(r, RELAY_CONNECT);
@@ -1189,10 +1191,8 @@ relay_reopen_8bit(struct relay *r)
 	if (!r->eightbit)
 		return 0;
 	r->eightbit = 0;
-	if (!(r->caps.ext & SMTP_EXT_8BITMIME) ||
-	    smtp_cmd_body(r->mail) == SMTP_BODY_8BITMIME)
+	if (!(r->caps.ext & SMTP_EXT_8BITMIME))
 		return 0;
-	smtp_cmd_set_body(r->mail, SMTP_BODY_8BITMIME);
 	if (!r->replay_ok) {
 		/* More recipients than RELAY_REPLAY_MAX kept. */
 		log_event(LOG_WARNING, r->sid, "body_8bit_undeclared",
@@ -1825,13 +1825,12 @@ relay_data(struct relay *r, const struct buf *head, struct spool *body)
 void
 relay_declare_8bit(struct relay *r)
 {
-	/* A retry's replayed MAIL carries it too (relay_reopen_8bit). */
-	r->eightbit = 1;
-	if (smtp_cmd_body(r->mail) != SMTP_BODY_8BITMIME &&
-	    (r->state == RELAY_IDLE || r->state == RELAY_CONNECT)) {
-		r->eightbit = 0;
-		smtp_cmd_set_body(r->mail, SMTP_BODY_8BITMIME);
-	}
+	if (smtp_cmd_body(r->mail) == SMTP_BODY_8BITMIME)
+		return;
+	/* Every MAIL from now on declares it, a retry's replay too; */
+	smtp_cmd_set_body(r->mail, SMTP_BODY_8BITMIME);
+	/* the one already open upstream without it is reopened. */
+	r->eightbit = r->state != RELAY_IDLE && r->state != RELAY_CONNECT;
 }
 
 void
