@@ -212,6 +212,20 @@ class RawSMTP:
         self.sendline(line)
         return self.read_reply(timeout)
 
+    def open_data(self, mail_from="alice@example.com", rcpt="bob@dest.test",
+                  ehlo="c"):
+        """Greeting, EHLO, MAIL, RCPT, DATA: ready for content.
+        AssertionError with the reply unless MAIL and RCPT got 250 and
+        DATA 354."""
+        self.read_reply()
+        self.cmd("EHLO " + ehlo)
+        for line, want in (("MAIL FROM:<%s>" % mail_from, 250),
+                           ("RCPT TO:<%s>" % rcpt, 250), ("DATA", 354)):
+            r = self.cmd(line)
+            if r.code != want:
+                raise AssertionError("%s: %r" % (line, r.raw))
+        return self
+
     def expect_closed(self, timeout=None):
         """True if the peer closes the connection within timeout, reading
         (and keeping in self.buf) anything it sends first."""

@@ -382,12 +382,7 @@ class Fake(UpstreamTest):
     def through_dot(self, port, tail=b""):
         """A RawSMTP to port that has sent one message, its dot and
         tail; still open."""
-        c = RawSMTP(port)
-        c.read_reply()
-        c.cmd("EHLO c")
-        c.cmd("MAIL FROM:<alice@example.com>")
-        c.cmd("RCPT TO:<bob@dest.test>")
-        self.assertEqual(c.cmd("DATA").code, 354)
+        c = RawSMTP(port).open_data()
         c.send(dot_stuff(message()) + b".\r\n" + tail)
         return c
 
