@@ -828,6 +828,17 @@ io_peer_closed(const struct io *io)
 	return io->rev_parked && io_input_pending(io) == 0;
 }
 
+/*
+ * A 4 KiB message read in 4 KiB reservations took two reads and two
+ * trips through epoll; message content starts at the largest size and
+ * still shrinks when the client sends little at a time.
+ */
+void
+io_read_bulk(struct io *io, int on)
+{
+	io->rsize = on ? IO_RSIZE_MAX : IO_RSIZE_MIN;
+}
+
 void
 io_set_peer(struct io *io, const char *addr, int port)
 {

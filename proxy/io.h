@@ -98,6 +98,9 @@ int		 io_peer_port(const struct io *);
  * IO_EV_ERROR once it releases the hold.
  */
 int		 io_peer_closed(const struct io *);
+/* Message content follows (on) or commands again (off): the size of
+ * the reads to start with on a plain socket. */
+void		 io_read_bulk(struct io *, int on);
 /* Replace the peer address (PROXY protocol: the client behind the
  * balancer); addr is a numeric address, cut to fit. */
 void		 io_set_peer(struct io *, const char *addr, int port);

@@ -513,6 +513,7 @@ session_enter(struct session *s, enum session_state st)
 	case SESSION_RCPT:
 	case SESSION_AUTH:
 		io_deadline(s->io, ms(lim->idle_timeout_ms));
+		io_read_bulk(s->io, 0);
 		if (!session_delaying(s))
 			io_release(s->io, IO_HOLD_OWNER);
 		break;
@@ -527,6 +528,7 @@ session_enter(struct session *s, enum session_state st)
 		}
 		io_deadline_rate(s->io, ms(lim->data_timeout_ms),
 		    ms(lim->data_timeout_ms), (double)lim->min_data_rate);
+		io_read_bulk(s->io, 1);
 		io_release(s->io, IO_HOLD_OWNER);
 		break;
 	case SESSION_WAIT:
