@@ -72,7 +72,7 @@ sign_help(FILE *f)
 "  --headers   comma-separated field names to sign instead of the\n"
 "              default list; default oversigned names in it stay\n"
 "              oversigned (listed once more than present)\n"
-"  --time      t= (default: now)\n"
+"  --time      t= and an added Date (default: now)\n"
 "  --expiration x= is t= plus this (default 5d; 0: no x=)\n"
 "  --arc       add an ARC set instead (RFC 8617; sign --arc --help)\n"
 "  Refused: no From, several From fields, a From without a domain, a\n"
