@@ -74,7 +74,7 @@
 
 #define SESSION_HOST_MAX	256
 #define SESSION_HELO_MAX	255	/* RFC 5321 4.5.3.1.2 domain length */
-#define SESSION_SIGS_MAX	8	/* selectors + extra signatures */
+#define SESSION_SIGS_MAX	SIGNPLAN_SIGS_MAX
 #define SESSION_REPLY_MAX	(SMTP_REPLY_LINE_MAX * 16)
 #define SESSION_HEAD_EXTRA	(64 * 1024)	/* our fields: Received, sigs */
 #define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */

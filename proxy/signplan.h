@@ -24,6 +24,7 @@ struct hdr_list;
 struct snapshot;
 
 #define SIGNPLAN_SELECTOR_MAX	64	/* selector text, NUL included */
+#define SIGNPLAN_SIGS_MAX	8	/* selectors + extra signatures */
 
 /* One signature to make; key belongs to the snapshot it came from. */
 struct signplan_sig {

@@ -40,7 +40,6 @@
 #include "tools/msgfile.h"
 #include "tools/sign_config.h"
 
-#define SC_SIGS_MAX	8	/* selectors + extras, as signetd's session */
 #define SC_FOLD_SHOULD	78	/* RFC 5322 2.1.1 line length SHOULD */
 #define SC_MISSING_MAX	512	/* "domain/selector, ..." on one line */
 #define SC_WHY_MAX	(CONFIG_DOMAIN_MAX * 2 + 128)
@@ -257,7 +256,7 @@ sign_config_run(const char *path, const char *client, int64_t now)
 	struct hdr_list			*hl = NULL;
 	struct hdr_limits		 lim;
 	struct sockaddr_storage		 ss;
-	struct signplan_sig		 sigs[SC_SIGS_MAX];
+	struct signplan_sig		 sigs[SIGNPLAN_SIGS_MAX];
 	struct sc_missing		 missing;
 	enum hdr_err			 he;
 	const char			*why;
@@ -320,7 +319,7 @@ sign_config_run(const char *path, const char *client, int64_t now)
 		goto done;
 	}
 	memset(&missing, 0, sizeof(missing));
-	nsigs = signplan_choose(snap, t, from, sigs, SC_SIGS_MAX,
+	nsigs = signplan_choose(snap, t, from, sigs, SIGNPLAN_SIGS_MAX,
 	    sc_key_missing, &missing);
 	if (nsigs == 0) {
 		ctl_err("sign: no usable signing key for %s in key store %s"
