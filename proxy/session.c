@@ -65,6 +65,7 @@
 #include "proxy/ratelimit.h"
 #include "proxy/relay.h"
 #include "proxy/session.h"
+#include "proxy/signplan.h"
 #include "proxy/smtp_cmd.h"
 #include "proxy/smtp_reply.h"
 #include "proxy/snapshot.h"
@@ -73,7 +74,7 @@
 
 #define SESSION_HOST_MAX	256
 #define SESSION_HELO_MAX	255	/* RFC 5321 4.5.3.1.2 domain length */
-#define SESSION_SIGS_MAX	8	/* selectors + extra signatures */
+#define SESSION_SIGS_MAX	SIGNPLAN_SIGS_MAX
 #define SESSION_REPLY_MAX	(SMTP_REPLY_LINE_MAX * 16)
 #define SESSION_HEAD_EXTRA	(64 * 1024)	/* our fields: Received, sigs */
 #define SESSION_TRACE_MAX	64	/* HELO octets kept in Received */
@@ -120,13 +121,6 @@ enum session_wait {
 	WAIT_ARC,	/* our ARC job: key lookups, then the seal */
 	WAIT_FINAL,
 	WAIT_AUTH		/* the verifier pool has the password */
-};
-
-struct session_sig {
-	const struct keys_key	*key;
-	enum keys_alg		 alg;
-	char			 domain[CONFIG_DOMAIN_MAX + 1];
-	char			 selector[64];
 };
 
 struct session {
@@ -187,7 +181,7 @@ struct session {
 	struct hash_body	*hb;
 	struct dkim_signer	*signer;
 	struct arcd		*arc;		/* NULL: no ARC for this domain */
-	struct session_sig	 sigs[SESSION_SIGS_MAX];
+	struct signplan_sig	 sigs[SESSION_SIGS_MAX];
 	size_t			 nsigs;
 	struct buf		*head;		/* what relay_data sends */
 	int			 vcode;		/* refusal decided mid-DATA */
@@ -1518,47 +1512,13 @@ session_refuse(struct session *s, const char *event, const char *line)
 	metrics_refusal(event);
 }
 
-static int
-session_sign_fn(void *ctx, const uint8_t digest[HASH_SHA256_LEN],
-    uint8_t *sig, size_t *siglen)
-{
-	struct session_sig	*g = ctx;
-
-	return keys_sign(g->key, g->alg, digest, sig, siglen);
-}
-
-static enum canon_alg
-session_canon(enum config_canon c)
-{
-	return c == CONFIG_CANON_SIMPLE ? CANON_SIMPLE : CANON_RELAXED;
-}
-
 static void
-session_add_key(struct session *s, const struct keys_key *k,
-    const char *domain, const char *sel)
+session_key_missing(void *arg, const char *domain, const char *sel)
 {
-	struct session_sig	*g;
+	struct session	*s = arg;
 
-	if (s->nsigs == SESSION_SIGS_MAX)
-		return;
-	g = &s->sigs[s->nsigs++];
-	g->key = k;
-	g->alg = keys_alg(k);
-	snprintf(g->domain, sizeof(g->domain), "%s", domain);
-	snprintf(g->selector, sizeof(g->selector), "%s", sel);
-}
-
-static void
-session_add_sig(struct session *s, const char *domain, const char *sel)
-{
-	const struct keys_key	*k;
-
-	if ((k = snapshot_key(s->snap, domain, sel)) == NULL) {
-		log_event(LOG_WARNING, s->sid, "signing_key_missing",
-		    "d=%s s=%s", domain, sel);
-		return;
-	}
-	session_add_key(s, k, domain, sel);
+	log_event(LOG_WARNING, s->sid, "signing_key_missing", "d=%s s=%s",
+	    domain, sel);
 }
 
 /* Decide the signatures: the From domain's selectors, then extras. */
@@ -1566,82 +1526,12 @@ static int
 session_choose_keys(struct session *s)
 {
 	const struct config_domain	*d;
-	const struct keys_key		*k;
-	const char			*sel;
-	size_t				 i;
 
-	s->nsigs = 0;
-	if ((d = config_domain(s->cfg, s->from_domain)) != NULL) {
+	if ((d = config_domain(s->cfg, s->from_domain)) != NULL)
 		snprintf(s->d_domain, sizeof(s->d_domain), "%s", d->name);
-		for (i = 0; i < d->nselectors; i++)
-			session_add_sig(s, d->name, d->selectors[i]);
-	}
-	if (s->nsigs == 0)
-		return -1;
-	/*
-	 * RFC 8463: Ed25519 next to RSA; verifiers skip what they lack.  The
-	 * rotated key of the ed25519 role when rotation manages it, else
-	 * every Ed25519 key imported by hand under a selector of its own.
-	 */
-	if (d->extra_ed25519 && (k = snapshot_role_key(s->snap, d->name,
-	    STORE_ROLE_ED25519, NULL, KEYS_ALG_ED25519_SHA256, &sel)) != NULL)
-		session_add_key(s, k, d->name, sel);
-	else
-		for (i = 0; d->extra_ed25519 && (k = snapshot_extra_ed25519(
-		    s->snap, d->name, d->selectors, d->nselectors, i, &sel)) !=
-		    NULL; i++)
-			session_add_key(s, k, d->name, sel);
-	for (i = 0; i < s->tenant->nextra_signatures; i++)
-		session_add_sig(s, s->tenant->extra_signatures[i].domain,
-		    s->tenant->extra_signatures[i].selector);
-	return 0;
-}
-
-/* RFC 6409 8: what a submission agent adds or removes (DK-15). */
-static int
-session_submission_edits(struct session *s)
-{
-	static const char *const drop[] = { "bcc", "resent-bcc",
-	    "return-path", "content-length" };
-	struct buf	*f = NULL;
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	char		 date[64];
-	uint8_t		 rnd[8];
-	size_t		 i, j;
-	int		 rv = -1;
-
-	for (j = 0; j < sizeof(drop) / sizeof(drop[0]); j++) {
-		for (i = hdr_count(s->hl); i > 0; i--)
-			if (hdr_name_is(s->hl, i - 1, drop[j]) &&
-			    hdr_remove(s->hl, i - 1) == -1)
-				goto done;
-	}
-	if ((f = buf_new(1024)) == NULL)
-		goto done;
-	if (hdr_find(s->hl, "date") == -1) {
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
-		    &tm);
-		buf_printf(f, "Date: %s\r\n", date);
-		if (hdr_insert(s->hl, hdr_count(s->hl), buf_data(f),
-		    buf_len(f)) == -1)
-			goto done;
-	}
-	if (hdr_find(s->hl, "message-id") == -1) {
-		randombytes_buf(rnd, sizeof(rnd));
-		buf_reset(f);
-		buf_printf(f, "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x"
-		    "%02x@%s>\r\n", (long long)now, rnd[0], rnd[1], rnd[2],
-		    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], s->from_domain);
-		if (hdr_insert(s->hl, hdr_count(s->hl), buf_data(f),
-		    buf_len(f)) == -1)
-			goto done;
-	}
-	rv = 0;
-done:
-	buf_free(f);
-	return rv;
+	s->nsigs = signplan_choose(s->snap, s->tenant, s->from_domain,
+	    s->sigs, SESSION_SIGS_MAX, session_key_missing, s);
+	return s->nsigs == 0 ? -1 : 0;
 }
 
 static const char *
@@ -1766,7 +1656,6 @@ static void
 session_header_done(struct session *s)
 {
 	const struct config_limits	*lim = &s->cfg->limits;
-	const struct config_signing	*sg;
 	struct hdr_limits		 hl;
 	struct dkim_params		 p;
 	enum hdr_err			 e;
@@ -1841,7 +1730,8 @@ session_header_done(struct session *s)
 	if (hdr_count_name(s->hl, "dkim-signature") > 0)
 		log_event(LOG_INFO, s->sid, "existing_signature", "count=%zu",
 		    hdr_count_name(s->hl, "dkim-signature"));
-	if (session_submission_edits(s) == -1) {
+	if (signplan_submission_edits(s->hl, s->from_domain, time(NULL)) ==
+	    -1) {
 		session_refuse(s, "out_of_memory",
 		    "451 4.3.0 Error: internal error");
 		return;
@@ -1866,29 +1756,8 @@ session_header_done(struct session *s)
 		return;
 	}
 	for (i = 0; i < s->nsigs; i++) {
-		memset(&p, 0, sizeof(p));
-		p.alg = s->sigs[i].alg == KEYS_ALG_ED25519_SHA256 ?
-		    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
-		p.hcanon = session_canon(s->cfg->signing.canon_header);
-		p.bcanon = session_canon(s->cfg->signing.canon_body);
-		p.domain = s->sigs[i].domain;
-		p.selector = s->sigs[i].selector;
-		p.time = (int64_t)time(NULL);
-		p.expiration = s->cfg->signing.expiration_s;
-		sg = s->tenant->signing.nheaders > 0 ? &s->tenant->signing :
-		    &s->cfg->signing;
-		p.sign = (const char *const *)sg->headers;
-		p.nsign = sg->nheaders;
-		p.oversign = (const char *const *)sg->oversign;
-		p.noversign = sg->noversign;
-		if (p.nsign == 0) {
-			p.sign = dkim_default_sign;
-			p.nsign = dkim_default_nsign;
-			p.oversign = dkim_default_oversign;
-			p.noversign = dkim_default_noversign;
-		}
-		p.sign_fn = session_sign_fn;
-		p.sign_ctx = &s->sigs[i];
+		signplan_params(s->cfg, s->tenant, &s->sigs[i],
+		    (int64_t)time(NULL), &p);
 		if (dkim_signer_add(s->signer, s->hl, &p) == -1) {
 			session_refuse(s, "sign_failed",
 			    "451 4.3.0 Error: internal error");

@@ -360,6 +360,23 @@ snapshot_build(const struct config *cfg, struct buf *err)
 }
 
 struct snapshot *
+snapshot_build_keys(const struct config *cfg, struct buf *err)
+{
+	struct cfg_holder	*ch;
+	struct snapshot		*s;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+		config_free(cfg);
+		return NULL;
+	}
+	ch->cfg = cfg;
+	atomic_init(&ch->refs, 1);
+	s = snapshot_make(ch, 0, err);
+	cfg_holder_unref(ch);
+	return s;
+}
+
+struct snapshot *
 snapshot_rebuild_keys(struct snapshot *prev, struct buf *err)
 {
 	return snapshot_make(prev->ch, 0, err);

@@ -31,6 +31,12 @@ struct tls_set;
  * failure with a one-line reason in err (may be NULL).
  */
 struct snapshot	*snapshot_build(const struct config *, struct buf *err);
+/*
+ * The signing keys of cfg (takes ownership) without the listeners' and
+ * upstream's TLS material, for `signetctl sign --config`.  Not strict: a
+ * key that cannot be loaded is missing, as after a key-store poll.
+ */
+struct snapshot	*snapshot_build_keys(const struct config *, struct buf *err);
 /* A new snapshot with prev's configuration and a fresh look at the
  * key store. */
 struct snapshot	*snapshot_rebuild_keys(struct snapshot *prev,

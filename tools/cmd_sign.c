@@ -9,6 +9,8 @@
  * domain (DK-03, DK-04), a NUL octet or bare CR (SM-02, SM-05), a header
  * line over 998 octets (DK-11), a malformed header section (DK-08).
  * Keys are loaded and used only through keys/signer.h.
+ *
+ * --config FILE instead signs as signetd with FILE would (sign_config.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include "tools/arc_cmd.h"
 #include "tools/ctl.h"
 #include "tools/msgfile.h"
+#include "tools/sign_config.h"
 
 #define SIGN_KEYS_MAX		8	/* --key options: s1, s2 and extras */
 #define SIGN_HEADERS_MAX	64	/* names in --headers */
@@ -59,6 +62,8 @@ sign_help(FILE *f)
 "usage: signetctl sign --key DOMAIN:SELECTOR:FILE [--key ...]\n"
 "           [--canon relaxed/relaxed] [--headers LIST] [--time UNIX]\n"
 "           [--expiration SECONDS[smhd]] < in.eml > out.eml\n"
+"       signetctl sign --config FILE [--client ADDR] [--time UNIX]\n"
+"           < in.eml > out.eml\n"
 "       signetctl sign --arc --key DOMAIN:SELECTOR:FILE --authserv-id ID\n"
 "           [--dns-file FILE] [--time UNIX] < in.eml > out.eml\n"
 "  One DKIM-Signature per --key, in order; the first ends up on top.\n"
@@ -67,11 +72,22 @@ sign_help(FILE *f)
 "  --headers   comma-separated field names to sign instead of the\n"
 "              default list; default oversigned names in it stay\n"
 "              oversigned (listed once more than present)\n"
-"  --time      t= (default: now)\n"
+"  --time      t= and an added Date (default: now)\n"
 "  --expiration x= is t= plus this (default 5d; 0: no x=)\n"
 "  --arc       add an ARC set instead (RFC 8617; sign --arc --help)\n"
 "  Refused: no From, several From fields, a From without a domain, a\n"
-"  NUL octet or bare CR, a header line over 998 octets.\n");
+"  NUL octet or bare CR, a header line over 998 octets.\n"
+"  --config    sign as signetd with FILE would: the domains: entry of\n"
+"              the From domain (or a parent with subdomains: true), its\n"
+"              selectors' keys from the key store FILE names (a missing\n"
+"              one is skipped with a warning), FILE's canonicalization,\n"
+"              expiration and header lists; Date and Message-ID added\n"
+"              when missing, Bcc removed; signetd's refusals, its reply\n"
+"              on one line.  No ARC set and no Received field.\n"
+"  --client    with --config: the tenant whose networks: hold ADDR must\n"
+"              own the From domain; its header lists and extra\n"
+"              signatures apply.  Without it, domains: alone decides\n"
+"              and the global header lists apply.\n");
 }
 
 static int
@@ -367,6 +383,7 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 		{ "time", required_argument, NULL, 't' },
 		{ "expiration", required_argument, NULL, 'x' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "client", required_argument, NULL, 'l' },
 		{ "arc", no_argument, NULL, 'a' },
 		{ "authserv-id", required_argument, NULL, 'A' },
 		{ "dns-file", required_argument, NULL, 'D' },
@@ -375,7 +392,8 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 	};
 	struct sign_opts	 o;
 	uint64_t		 t;
-	int			 ch, rc = CTL_USAGE, arc = 0, config = 0;
+	const char		*config = NULL, *client = NULL;
+	int			 ch, rc = CTL_USAGE, arc = 0, keyopts = 0;
 	int			 help = 0;
 
 	(void)ctl;
@@ -395,7 +413,11 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 		if (ch == 'a')
 			arc = 1;
 		else if (ch == 'C')
-			config = 1;
+			config = optarg;
+		else if (ch == 'l')
+			client = optarg;
+		else if (ch == 'k' || ch == 'c' || ch == 'H' || ch == 'x')
+			keyopts = 1;
 		else if (ch == 'h')
 			help = 1;
 		else if (ch == '?') {
@@ -410,12 +432,17 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 		sign_help(stdout);
 		return CTL_OK;
 	}
-	if (config) {
-		ctl_err("sign: --config not yet");
-		return CTL_USAGE;
-	}
 	if (optind < argc) {
 		ctl_err("sign: unexpected argument: %s", argv[optind]);
+		return CTL_USAGE;
+	}
+	if (config != NULL && keyopts) {
+		ctl_err("sign: --config takes keys, --canon, --headers and "
+		    "--expiration from the configuration");
+		return CTL_USAGE;
+	}
+	if (config == NULL && client != NULL) {
+		ctl_err("sign: --client needs --config");
 		return CTL_USAGE;
 	}
 	optind = 0;	/* glibc: rescan from the start, state reset */
@@ -455,6 +482,10 @@ sign_run(struct ctl *ctl, int argc, char **argv)
 			break;
 		}
 	}
+	if (config != NULL) {
+		rc = sign_config_run(config, client, o.time);
+		goto done;
+	}
 	if (o.nkeys == 0) {
 		ctl_err("sign: at least one --key DOMAIN:SELECTOR:FILE");
 		goto usage;
@@ -472,6 +503,7 @@ const struct ctl_cmd ctl_cmd_sign = {
 	"sign",
 	"sign --key DOMAIN:SELECTOR:FILE [--key ...] [--canon C] "
 	    "[--headers LIST] [--time UNIX] < in > out | "
+	    "sign --config FILE [--client ADDR] [--time UNIX] < in > out | "
 	    "sign --arc --key DOMAIN:SELECTOR:FILE "
 	    "--authserv-id ID [--dns-file FILE] [--time UNIX] < in > out",
 	sign_run,
