@@ -599,6 +599,32 @@ class Fake(UpstreamTest):
             with self.subTest(verifier=name):
                 self.assertTrue(res and all(r.passed for r in res), res)
 
+    def test_chunking_off_sends_data(self):
+        """upstream.chunking: off: an upstream offering CHUNKING gets DATA,
+        lines starting with a dot stuffed, and no BDAT; the message it
+        keeps is the one signed (dkimpy and OpenDKIM pass)."""
+        up = self.chunking()
+        d = Signetd(upstream=up.port, upstream_timeouts=FAST)
+        self.addCleanup(d.cleanup)
+        d.write_config(d.config_text().replace(
+            "  starttls: off\n", "  starttls: off\n  chunking: off\n"))
+        d.start()
+        body = b".\r\n..x\r\nline\r\n"
+        self.assertEqual(self.send(d, message(body=body))[-1].code, 250)
+        up.wait_transactions(1)
+        tx = up.transactions[0]
+        cmds = [c.split(b" ")[0].strip().upper()
+                for c in up.connections[0].commands]
+        self.assertIn(b"DATA", cmds)
+        self.assertNotIn(b"BDAT", cmds)
+        self.assertEqual(tx.chunks, [])
+        self.assertTrue(tx.wire.endswith(b"\r\n\r\n" + dot_stuff(body)),
+                        tx.wire[-40:])
+        self.assertTrue(tx.content.endswith(b"\r\n\r\n" + body))
+        for name, res in verifiers.verify_all(tx.content, d.dns).items():
+            with self.subTest(verifier=name):
+                self.assertTrue(res and all(r.passed for r in res), res)
+
     def test_bdat_refused_passed_on(self):
         """The upstream's verdict on the BDAT chunk is the client's."""
         up = self.chunking(final="554 5.7.1 Error: no thanks")
