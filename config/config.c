@@ -1465,6 +1465,10 @@ static const struct name_val tls_names[] = {
 	{ "opportunistic", CONFIG_TLS_OPPORTUNISTIC },
 	{ "required", CONFIG_TLS_REQUIRED }, { NULL, 0 },
 };
+static const struct name_val chunking_names[] = {
+	{ "auto", CONFIG_CHUNKING_AUTO }, { "off", CONFIG_CHUNKING_OFF },
+	{ NULL, 0 },
+};
 static const struct name_val alg_names[] = {
 	{ "rsa", CONFIG_ALG_RSA }, { "ed25519", CONFIG_ALG_ED25519 },
 	{ NULL, 0 },
@@ -1688,6 +1692,7 @@ static const struct field upstream_fields[] = {
 	FBOOL("verify", struct config_upstream, verify),
 	FDOM("servername", struct config_upstream, servername),
 	FBOOL("connection_cache", struct config_upstream, connection_cache),
+	FENUM("chunking", struct config_upstream, chunking, chunking_names),
 	FMAP("auth", upstream_auth_fields),
 	FMAP("timeouts", upstream_timeout_fields),
 	FEND,
@@ -3316,6 +3321,7 @@ set_defaults(struct config *cfg)
 	u->starttls = CONFIG_TLS_OPPORTUNISTIC;
 	u->verify = 1;
 	u->connection_cache = 1;
+	u->chunking = CONFIG_CHUNKING_AUTO;
 	u->connect_timeout_ms = UP_CONNECT_DEF;
 	u->greeting_timeout_ms = UP_GREETING_DEF;
 	u->command_timeout_ms = UP_COMMAND_DEF;

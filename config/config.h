@@ -54,6 +54,12 @@ enum config_tls {
 	CONFIG_TLS_REQUIRED,
 };
 
+/* upstream.chunking: BDAT towards an upstream that offers CHUNKING. */
+enum config_chunking {
+	CONFIG_CHUNKING_AUTO,		/* BDAT when offered, else DATA */
+	CONFIG_CHUNKING_OFF,		/* always DATA */
+};
+
 enum config_canon {
 	CONFIG_CANON_SIMPLE,
 	CONFIG_CANON_RELAXED,
@@ -133,6 +139,7 @@ struct config_upstream {
 	const char		*auth_secret_file;
 	int			 connection_cache;	/* reuse idle
 							 * connections */
+	enum config_chunking	 chunking;
 	/* hostile-inputs.md "upstream waits", UP-01, UP-02, UP-07 */
 	uint64_t		 connect_timeout_ms;
 	uint64_t		 greeting_timeout_ms;

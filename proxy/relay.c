@@ -1206,8 +1206,9 @@ relay_reopen_8bit(struct relay *r)
 }
 
 /*
- * RFC 3030 towards an upstream that offers CHUNKING: "BDAT n LAST" and
- * the message as it is, without dot-stuffing and without waiting for a
+ * RFC 3030 towards an upstream that offers CHUNKING, unless
+ * upstream.chunking is off: "BDAT n LAST" and the message as it is,
+ * without dot-stuffing and without waiting for a
  * 354; the one reply after the last octet is the final reply
  * (RELAY_DOT), and a connection lost before that is retried as with
  * DATA (UP-03).  n counts our head, the empty line and the spooled
@@ -1385,7 +1386,13 @@ relay_enter(struct relay *r, enum relay_state st)
 	case RELAY_DATA:
 		io_deadline(r->io, ms_to_s(up->command_timeout_ms));
 		r->bdat = 0;
-		if (r->caps.ext & SMTP_EXT_CHUNKING)
+		/*
+		 * Chosen per message from the current configuration, not
+		 * per connection: a cached connection keeps only what the
+		 * upstream offered, so a reload to "off" applies at once.
+		 */
+		if ((r->caps.ext & SMTP_EXT_CHUNKING) &&
+		    up->chunking == CONFIG_CHUNKING_AUTO)
 			relay_write_bdat(r);
 		else
 			relay_send_str(r, "DATA\r\n");

@@ -213,13 +213,17 @@ class RawSMTP:
         return self.read_reply(timeout)
 
     def open_data(self, mail_from="alice@example.com", rcpt="bob@dest.test",
-                  ehlo="c"):
-        """Greeting, EHLO, MAIL, RCPT, DATA: ready for content.
-        AssertionError with the reply unless MAIL and RCPT got 250 and
-        DATA 354."""
-        self.read_reply()
-        self.cmd("EHLO " + ehlo)
-        for line, want in (("MAIL FROM:<%s>" % mail_from, 250),
+                  ehlo="c", greeting=True):
+        """Greeting, EHLO, MAIL, RCPT, DATA: ready for content
+        (greeting=False: the caller has read the greeting already).
+        AssertionError with the reply unless the greeting got 220, EHLO,
+        MAIL and RCPT 250 and DATA 354."""
+        if greeting:
+            r = self.read_reply()
+            if r.code != 220:
+                raise AssertionError("greeting: %r" % r.raw)
+        for line, want in (("EHLO " + ehlo, 250),
+                           ("MAIL FROM:<%s>" % mail_from, 250),
                            ("RCPT TO:<%s>" % rcpt, 250), ("DATA", 354)):
             r = self.cmd(line)
             if r.code != want:

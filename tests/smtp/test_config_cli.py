@@ -61,6 +61,10 @@ class ConfigCheck(unittest.TestCase):
              "workers: none\n",
              [(5, 29, "max_message_size: 5G out of range"),
               (6, 10, "workers: expected auto or 1..256")]),
+            ("chunking enum", GOOD.replace(
+                'upstream: { address: "file:/tmp/out" }',
+                "upstream:\n  address: 127.0.0.1:25\n  chunking: maybe"),
+             [(4, 13, "chunking: invalid value 'maybe' (expected auto, off)")]),
         ]
         for name, text, want in cases:
             with self.subTest(name):

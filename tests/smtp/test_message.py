@@ -222,12 +222,7 @@ class Content(SessionTest):
 
     def test_client_lost_mid_data_pr11(self):
         before = len(self.d.outbox())
-        with RawSMTP(self.d.port) as c:
-            c.read_reply()
-            c.cmd("EHLO c")
-            c.cmd("MAIL FROM:<alice@example.com>")
-            c.cmd("RCPT TO:<bob@dest.test>")
-            c.cmd("DATA")
+        with RawSMTP(self.d.port).open_data() as c:
             c.send(message()[:30])
         self.assertTrue(self.d.wait_log(b"event=client_lost stage=DATA"))
         self.assertEqual(len(self.d.outbox()), before)

@@ -99,12 +99,7 @@ class Retry(unittest.TestCase):
         self.assertIn(b"possible_duplicate=yes", d.read_log())
 
     def slow_upload(self, d, seconds):
-        with RawSMTP(d.port) as c:
-            c.read_reply()
-            c.cmd("EHLO c")
-            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>").code, 250)
-            self.assertEqual(c.cmd("RCPT TO:<bob@dest.test>").code, 250)
-            self.assertEqual(c.cmd("DATA").code, 354)
+        with RawSMTP(d.port).open_data() as c:
             data = dot_stuff(message(body=(b"s" * 48 + b"\r\n") * 100))
             chunk = 250
             c.dribble(data, chunk=chunk,

@@ -245,11 +245,7 @@ class Timeouts(SessionTest):
 
     def test_data_min_rate_pr02(self):
         before = len(self.d.outbox())
-        c = self.client()
-        c.cmd("EHLO c")
-        c.cmd("MAIL FROM:<alice@example.com>")
-        c.cmd("RCPT TO:<bob@dest.test>")
-        self.assertEqual(c.cmd("DATA").code, 354)
+        c = self.client().open_data(greeting=False)
         try:
             c.dribble(b"From: alice@example.com\r\n" * 20, chunk=5,
                       interval=0.5)
@@ -295,11 +291,7 @@ class Timeouts(SessionTest):
 
     def test_steady_data_passes(self):
         before = len(self.d.outbox())
-        c = self.client()
-        c.cmd("EHLO c")
-        c.cmd("MAIL FROM:<alice@example.com>")
-        c.cmd("RCPT TO:<bob@dest.test>")
-        self.assertEqual(c.cmd("DATA").code, 354)
+        c = self.client().open_data(greeting=False)
         # 1 KiB/s, above the 500 octets/s floor, for ~3 s > data_timeout.
         c.dribble(dot_stuff(message(body=(b"z" * 98 + b"\r\n") * 30)),
                   chunk=100, interval=0.1)

@@ -188,6 +188,37 @@ class Reuse(unittest.TestCase):
         self.assertEqual(len(new.wait_transactions(1)), 1)
         self.assertEqual(len(old.transactions), 2)
 
+    def test_reload_chunking_applies_to_cached_connection(self):
+        # upstream.chunking is not part of a connection's identity: the
+        # cached connection stays in use after a reload, and the next
+        # message follows the new setting on it (BDAT, then DATA).
+        s = Script()
+        s.capabilities = s.capabilities + ["CHUNKING"]
+        up = self.fake(s)
+        d = self.daemon(up.port, workers=1)
+        self.assertEqual(self.send(d, "one")[-1].code, 250)
+        with open(d.config) as f:
+            text = f.read()
+        d.write_config(text.replace("  starttls: off\n",
+                                    "  starttls: off\n  chunking: off\n"))
+        ok = d.read_log().count(b"event=reload outcome=ok")
+        d.signal(signal.SIGHUP)
+        self.assertTrue(d.wait_log(b"event=reload outcome=ok", count=ok + 1))
+        self.assertEqual(self.send(d, "two")[-1].code, 250)
+        txs = up.wait_transactions(2)
+        self.assertEqual(len(up.connections), 1)
+        self.assertEqual(self.upstream_connections(d),
+                         {"new": 1, "reused": 1})
+        self.assertEqual(len(txs[0].chunks), 1)
+        self.assertEqual(txs[1].chunks, [])
+        verbs = [l.split(b" ", 1)[0].strip().upper()
+                 for l in up.connections[0].commands]
+        self.assertEqual([v for v in verbs if v in (b"BDAT", b"DATA")],
+                         [b"BDAT", b"DATA"], verbs)
+        for tx in txs:
+            res = verifiers.dkimpy(tx.content, d.dns)
+            self.assertTrue(res and all(x.passed for x in res), res)
+
     def test_drain_quits_parked_connections(self):
         up = self.fake(Script())
         d = self.daemon(up.port, workers=1)

@@ -521,12 +521,7 @@ class Fake(UpstreamTest):
     def test_noop_keepalive_during_slow_data_up07(self):
         up = self.fake()
         d = self.daemon(up.port)
-        with RawSMTP(d.port) as c:
-            c.read_reply()
-            c.cmd("EHLO c")
-            c.cmd("MAIL FROM:<alice@example.com>")
-            c.cmd("RCPT TO:<bob@dest.test>")
-            self.assertEqual(c.cmd("DATA").code, 354)
+        with RawSMTP(d.port).open_data() as c:
             # About 2.5 s of upload with noop_interval 1 s.
             c.dribble(dot_stuff(message(body=(b"n" * 48 + b"\r\n") * 50)),
                       chunk=250, interval=0.25)
@@ -579,25 +574,53 @@ class Fake(UpstreamTest):
         return self.fake(Script(capabilities=Script().capabilities +
                                 ["CHUNKING"], **kw))
 
-    def test_bdat_to_chunking_upstream(self):
-        """An upstream offering CHUNKING gets one BDAT n LAST chunk and
-        no DATA: the message byte for byte, lines starting with a dot
-        not stuffed, n exactly its length; dkimpy and OpenDKIM pass."""
+    def relay_dotted(self, chunking=None):
+        """A message with lines starting with a dot, relayed to an
+        upstream offering CHUNKING with upstream.chunking set as given
+        (None: left out).  dkimpy and OpenDKIM must pass on what the
+        upstream kept; returns the body, the transaction and the verbs
+        the upstream saw."""
         up = self.chunking()
-        d = self.daemon(up.port)
+        d = Signetd(upstream=up.port, upstream_timeouts=FAST)
+        self.addCleanup(d.cleanup)
+        if chunking is not None:
+            d.write_config(d.config_text().replace(
+                "  starttls: off\n",
+                "  starttls: off\n  chunking: %s\n" % chunking))
+        d.start()
         body = b".\r\n..x\r\nline\r\n"
         self.assertEqual(self.send(d, message(body=body))[-1].code, 250)
         up.wait_transactions(1)
         tx = up.transactions[0]
-        cmds = [c.split(b" ")[0].strip().upper()
-                for c in up.connections[0].commands]
-        self.assertIn(b"BDAT", cmds)
-        self.assertNotIn(b"DATA", cmds)
-        self.assertEqual(tx.chunks, [len(tx.content)])
         self.assertTrue(tx.content.endswith(b"\r\n\r\n" + body))
         for name, res in verifiers.verify_all(tx.content, d.dns).items():
             with self.subTest(verifier=name):
                 self.assertTrue(res and all(r.passed for r in res), res)
+        verbs = [c.split(b" ")[0].strip().upper()
+                 for c in up.connections[0].commands]
+        return body, tx, verbs
+
+    def test_bdat_to_chunking_upstream(self):
+        """An upstream offering CHUNKING gets one BDAT n LAST chunk and
+        no DATA, by default and with upstream.chunking: auto: the
+        message byte for byte, lines starting with a dot not stuffed, n
+        exactly its length."""
+        for setting in (None, "auto"):
+            with self.subTest(chunking=setting):
+                _, tx, verbs = self.relay_dotted(setting)
+                self.assertIn(b"BDAT", verbs)
+                self.assertNotIn(b"DATA", verbs)
+                self.assertEqual(tx.chunks, [len(tx.content)])
+
+    def test_chunking_off_sends_data(self):
+        """upstream.chunking: off: an upstream offering CHUNKING gets DATA,
+        lines starting with a dot stuffed, and no BDAT."""
+        body, tx, verbs = self.relay_dotted("off")
+        self.assertIn(b"DATA", verbs)
+        self.assertNotIn(b"BDAT", verbs)
+        self.assertEqual(tx.chunks, [])
+        self.assertTrue(tx.wire.endswith(b"\r\n\r\n" + dot_stuff(body)),
+                        tx.wire[-40:])
 
     def test_bdat_refused_passed_on(self):
         """The upstream's verdict on the BDAT chunk is the client's."""
@@ -635,12 +658,7 @@ class RealPostfix(UpstreamTest):
         s, pf = sink_behind_postfix(self, lenient=True)
         d = self.daemon(pf.port, timeouts={"final": "30s"})
         for seq in (b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n"):
-            with RawSMTP(d.port) as c:
-                c.read_reply()
-                c.cmd("EHLO c")
-                c.cmd("MAIL FROM:<alice@example.com>")
-                c.cmd("RCPT TO:<bob@dest.test>")
-                c.cmd("DATA")
+            with RawSMTP(d.port).open_data() as c:
                 c.send(message() + b"x" + seq + b"MAIL FROM:<x@evil.test>\r\n"
                        b"RCPT TO:<victim@test>\r\nDATA\r\nsmuggled\r\n.\r\n")
                 self.assertEqual(c.read_reply().code // 100, 5)

@@ -477,6 +477,10 @@ static const struct bad_case bad_cases[] = {
 	    "upstream:\n  address: 127.0.0.1:25\n  connection_cache: 5s\n"
 	    "keystore: /k\nspool: /s\n",
 	    ":4:21: connection_cache: expected true or false" },
+	{ "chunking enum", "listen: [{ address: \"127.0.0.1:2525\" }]\n"
+	    "upstream:\n  address: 127.0.0.1:25\n  chunking: maybe\n"
+	    "keystore: /k\nspool: /s\n",
+	    ":4:13: chunking: invalid value 'maybe' (expected auto, off)" },
 };
 
 static void
@@ -536,6 +540,7 @@ GET(g_up_port, c->upstream.address.port)
 GET(g_up_tls, c->upstream.starttls)
 GET(g_up_final, c->upstream.final_timeout_ms)
 GET(g_up_cache, c->upstream.connection_cache)
+GET(g_up_chunking, c->upstream.chunking)
 GET(g_d0_nsel, c->domains[0].nselectors)
 GET(g_d0_alg, c->domains[0].algorithm)
 GET(g_d0_bits, c->domains[0].bits)
@@ -594,6 +599,12 @@ static const struct good_case good_cases[] = {
 	{ "connection cache off", "listen: [{ address: \"127.0.0.1:2525\" }]\n"
 	    "upstream: { address: \"127.0.0.1:25\", connection_cache: false }\n"
 	    "keystore: /k\nspool: /s\n", g_up_cache, 0, NULL, NULL },
+	{ "chunking auto by default", BASE, g_up_chunking,
+	    CONFIG_CHUNKING_AUTO, NULL, NULL },
+	{ "chunking off", "listen: [{ address: \"127.0.0.1:2525\" }]\n"
+	    "upstream: { address: \"127.0.0.1:25\", chunking: off }\n"
+	    "keystore: /k\nspool: /s\n", g_up_chunking, CONFIG_CHUNKING_OFF,
+	    NULL, NULL },
 	{ "resolvers", BASE "resolver:\n  nameservers: [127.0.0.1:5300, "
 	    "\"[::1]:5301\"]\n  timeout: 2s\n", g_res_n, 2, NULL, NULL },
 	{ "resolver IPv6 port", BASE "resolver:\n  nameservers: "
