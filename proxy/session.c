@@ -1555,38 +1555,6 @@ session_hdr_reply(enum hdr_err e)
 	}
 }
 
-/* The field's domain, as addr.h normalizes it; -1 if not one mailbox. */
-static int
-session_field_domain(struct session *s, long i, char *out)
-{
-	const uint8_t	*v;
-	size_t		 n;
-	struct buf	*dom;
-	int		 rv = -1;
-
-	if ((dom = buf_new(CONFIG_DOMAIN_MAX)) == NULL)
-		return -1;
-	v = hdr_value(s->hl, (size_t)i, &n);
-	if (addr_parse_mailbox(v, n, NULL, dom) == ADDR_OK &&
-	    buf_len(dom) > 0 && buf_len(dom) <= CONFIG_DOMAIN_MAX) {
-		memcpy(out, buf_data(dom), buf_len(dom));
-		out[buf_len(dom)] = '\0';
-		rv = 0;
-	}
-	buf_free(dom);
-	return rv;
-}
-
-static void
-session_not_owned(struct session *s, const char *domain)
-{
-	char	 line[SMTP_REPLY_LINE_MAX];
-
-	snprintf(line, sizeof(line), "550 5.7.1 Error: %s may not send as %s",
-	    s->tenant->name, domain);
-	session_refuse(s, "from_not_owned", line);
-}
-
 /*
  * A domain with arc enabled gets an ARC job; without its key the mail
  * still goes out DKIM-signed, unsealed, forged claims of our
@@ -1660,8 +1628,7 @@ session_header_done(struct session *s)
 	struct dkim_params		 p;
 	enum hdr_err			 e;
 	size_t				 off, i;
-	long				 fi;
-	char				 sender[CONFIG_DOMAIN_MAX + 1];
+	const char			*ev;
 	char				 line[SMTP_REPLY_LINE_MAX];
 
 	s->in_header = 0;
@@ -1683,38 +1650,10 @@ session_header_done(struct session *s)
 	}
 	if (session_refold(s) == -1)
 		return;
-	if (hdr_count_name(s->hl, "received") >= lim->max_received) {
-		session_refuse(s, "too_many_hops",
-		    "554 5.4.0 Error: too many hops");
+	if ((ev = signplan_check_authors(s->cfg, s->tenant, s->hl,
+	    s->from_domain, line, sizeof(line))) != NULL) {
+		session_refuse(s, ev, line);
 		return;
-	}
-	if (hdr_count_name(s->hl, "from") > 1) {
-		session_refuse(s, "multiple_from", "554 5.6.0 Error: message "
-		    "has more than one From header");
-		return;
-	}
-	fi = hdr_find(s->hl, "from");
-	if (fi == -1 || session_field_domain(s, fi, s->from_domain) == -1) {
-		session_refuse(s, "bad_from", "554 5.6.0 Error: message needs "
-		    "exactly one From address");
-		return;
-	}
-	if (policy_from_domain(s->cfg, s->tenant, s->from_domain,
-	    strlen(s->from_domain)) != POLICY_OK) {
-		session_not_owned(s, s->from_domain);
-		return;
-	}
-	if ((fi = hdr_find(s->hl, "sender")) != -1) {
-		if (session_field_domain(s, fi, sender) == -1) {
-			session_refuse(s, "bad_sender", "554 5.6.0 Error: "
-			    "malformed Sender header");
-			return;
-		}
-		if (policy_from_domain(s->cfg, s->tenant, sender,
-		    strlen(sender)) != POLICY_OK) {
-			session_not_owned(s, sender);
-			return;
-		}
 	}
 	if (hdr_has_8bit(s->hl) && (!s->smtputf8 ||
 	    !(relay_upstream_ext(s->relay) & SMTP_EXT_SMTPUTF8))) {

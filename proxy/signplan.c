@@ -18,11 +18,13 @@
 #include "config/config.h"
 #include "keys/signer.h"
 #include "keys/store.h"
+#include "proxy/msg/addr.h"
 #include "proxy/msg/buf.h"
 #include "proxy/msg/canon.h"
 #include "proxy/msg/dkim.h"
 #include "proxy/msg/hash.h"
 #include "proxy/msg/hdr.h"
+#include "proxy/policy.h"
 #include "proxy/signplan.h"
 #include "proxy/snapshot.h"
 
@@ -145,6 +147,78 @@ signplan_params(const struct config *cfg, const struct config_tenant *t,
 	}
 	p->sign_fn = signplan_sign_fn;
 	p->sign_ctx = g;
+}
+
+/* The field's one mailbox's domain (normalized, addr.h); -1 if none. */
+static int
+signplan_field_domain(const struct hdr_list *hl, long i, char *out)
+{
+	const uint8_t	*v;
+	size_t		 n;
+	struct buf	*dom;
+	int		 rv = -1;
+
+	if ((dom = buf_new(CONFIG_DOMAIN_MAX)) == NULL)
+		return -1;
+	v = hdr_value(hl, (size_t)i, &n);
+	if (addr_parse_mailbox(v, n, NULL, dom) == ADDR_OK &&
+	    buf_len(dom) > 0 && buf_len(dom) <= CONFIG_DOMAIN_MAX) {
+		memcpy(out, buf_data(dom), buf_len(dom));
+		out[buf_len(dom)] = '\0';
+		rv = 0;
+	}
+	buf_free(dom);
+	return rv;
+}
+
+/* May tenant t (NULL: anybody) send as domain?  Else the 550 in reply. */
+static int
+signplan_owned(const struct config *cfg, const struct config_tenant *t,
+    const char *domain, char *reply, size_t replylen)
+{
+	if (t == NULL || policy_from_domain(cfg, t, domain,
+	    strlen(domain)) == POLICY_OK)
+		return 1;
+	snprintf(reply, replylen, "550 5.7.1 Error: %s may not send as %s",
+	    t->name, domain);
+	return 0;
+}
+
+const char *
+signplan_check_authors(const struct config *cfg,
+    const struct config_tenant *t, const struct hdr_list *hl,
+    char from_domain[CONFIG_DOMAIN_MAX + 1], char *reply, size_t replylen)
+{
+	char	 sender[CONFIG_DOMAIN_MAX + 1];
+	long	 fi;
+
+	if (hdr_count_name(hl, "received") >= cfg->limits.max_received) {
+		snprintf(reply, replylen, "554 5.4.0 Error: too many hops");
+		return "too_many_hops";
+	}
+	if (hdr_count_name(hl, "from") > 1) {
+		snprintf(reply, replylen, "554 5.6.0 Error: message has more "
+		    "than one From header");
+		return "multiple_from";
+	}
+	fi = hdr_find(hl, "from");
+	if (fi == -1 || signplan_field_domain(hl, fi, from_domain) == -1) {
+		snprintf(reply, replylen, "554 5.6.0 Error: message needs "
+		    "exactly one From address");
+		return "bad_from";
+	}
+	if (!signplan_owned(cfg, t, from_domain, reply, replylen))
+		return "from_not_owned";
+	if ((fi = hdr_find(hl, "sender")) == -1)
+		return NULL;
+	if (signplan_field_domain(hl, fi, sender) == -1) {
+		snprintf(reply, replylen, "554 5.6.0 Error: malformed Sender "
+		    "header");
+		return "bad_sender";
+	}
+	if (!signplan_owned(cfg, t, sender, reply, replylen))
+		return "from_not_owned";
+	return NULL;
 }
 
 int

@@ -54,6 +54,19 @@ size_t		 signplan_choose(const struct snapshot *,
 		    signplan_missing_fn missing, void *arg);
 
 /*
+ * signetd's checks of who wrote the message, in its order: at most
+ * max_received Received fields, exactly one From with one mailbox
+ * (DK-03, DK-04), a Sender with one mailbox, and both domains owned by
+ * tenant t (TN-02; t NULL: not checked).  Fills from_domain (normalized)
+ * and returns NULL when the message may be signed; otherwise returns
+ * the log event's name and writes the reply to give into reply.
+ */
+const char	*signplan_check_authors(const struct config *,
+		    const struct config_tenant *t, const struct hdr_list *,
+		    char from_domain[CONFIG_DOMAIN_MAX + 1], char *reply,
+		    size_t replylen);
+
+/*
  * p for signature g made at time now: the configured canonicalization
  * and expiration, tenant t's header and oversign lists when it has its
  * own, else the global ones, else the built-in defaults (dkim.h).  p

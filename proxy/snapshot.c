@@ -336,11 +336,11 @@ fail:
 	return NULL;
 }
 
-struct snapshot *
-snapshot_build(const struct config *cfg, struct buf *err)
+/* A holder owning cfg, one reference; cfg is freed on failure. */
+static struct cfg_holder *
+cfg_holder_new(const struct config *cfg)
 {
 	struct cfg_holder	*ch;
-	struct snapshot		*s;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
 		config_free(cfg);
@@ -348,6 +348,17 @@ snapshot_build(const struct config *cfg, struct buf *err)
 	}
 	ch->cfg = cfg;
 	atomic_init(&ch->refs, 1);
+	return ch;
+}
+
+struct snapshot *
+snapshot_build(const struct config *cfg, struct buf *err)
+{
+	struct cfg_holder	*ch;
+	struct snapshot		*s;
+
+	if ((ch = cfg_holder_new(cfg)) == NULL)
+		return NULL;
 	/* Upstream CA and AUTH secret: read once per configuration. */
 	if ((ch->tls = tls_set_new(cfg, err)) == NULL ||
 	    utls_prepare(cfg, err) == -1) {
@@ -365,12 +376,8 @@ snapshot_build_keys(const struct config *cfg, struct buf *err)
 	struct cfg_holder	*ch;
 	struct snapshot		*s;
 
-	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
-		config_free(cfg);
+	if ((ch = cfg_holder_new(cfg)) == NULL)
 		return NULL;
-	}
-	ch->cfg = cfg;
-	atomic_init(&ch->refs, 1);
 	s = snapshot_make(ch, 0, err);
 	cfg_holder_unref(ch);
 	return s;

@@ -27,7 +27,6 @@
 #include "config/config.h"
 #include "proxy/framer.h"
 #include "proxy/log.h"
-#include "proxy/msg/addr.h"
 #include "proxy/msg/buf.h"
 #include "proxy/msg/dkim.h"
 #include "proxy/msg/hash.h"
@@ -80,28 +79,6 @@ sc_parse_client(const char *arg, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* The field's one mailbox's domain (normalized, addr.h); -1 if none. */
-static int
-sc_field_domain(const struct hdr_list *hl, long i, char *out)
-{
-	const uint8_t	*v;
-	size_t		 n;
-	struct buf	*dom;
-	int		 rv = -1;
-
-	if ((dom = buf_new(CONFIG_DOMAIN_MAX)) == NULL)
-		return -1;
-	v = hdr_value(hl, (size_t)i, &n);
-	if (addr_parse_mailbox(v, n, NULL, dom) == ADDR_OK &&
-	    buf_len(dom) > 0 && buf_len(dom) <= CONFIG_DOMAIN_MAX) {
-		memcpy(out, buf_data(dom), buf_len(dom));
-		out[buf_len(dom)] = '\0';
-		rv = 0;
-	}
-	buf_free(dom);
-	return rv;
-}
-
 /* What the framer refuses before signetd looks at the header section. */
 static const char *
 sc_check_content(const struct config *cfg, const struct buf *m,
@@ -152,38 +129,15 @@ sc_check_header(const struct config *cfg, const struct config_tenant *t,
     struct hdr_list *hl, char *from_domain)
 {
 	static char	 why[SC_WHY_MAX];
-	char		 sender[CONFIG_DOMAIN_MAX + 1];
-	long		 fi;
 
 	if (hdr_has_wsp_before_colon(hl))
 		return "554 5.6.0 Error: malformed header section "
 		    "(whitespace before a colon)";
 	if (sc_refold(hl) == -1)
 		return framer_bad_reply(FRAMER_LINE_TOO_LONG);
-	if (hdr_count_name(hl, "received") >= cfg->limits.max_received)
-		return "554 5.4.0 Error: too many hops";
-	if (hdr_count_name(hl, "from") > 1)
-		return "554 5.6.0 Error: message has more than one From header";
-	fi = hdr_find(hl, "from");
-	if (fi == -1 || sc_field_domain(hl, fi, from_domain) == -1)
-		return "554 5.6.0 Error: message needs exactly one From "
-		    "address";
-	if (t != NULL && policy_from_domain(cfg, t, from_domain,
-	    strlen(from_domain)) != POLICY_OK) {
-		snprintf(why, sizeof(why), "550 5.7.1 Error: %s may not send "
-		    "as %s", t->name, from_domain);
+	if (signplan_check_authors(cfg, t, hl, from_domain, why,
+	    sizeof(why)) != NULL)
 		return why;
-	}
-	if ((fi = hdr_find(hl, "sender")) != -1) {
-		if (sc_field_domain(hl, fi, sender) == -1)
-			return "554 5.6.0 Error: malformed Sender header";
-		if (t != NULL && policy_from_domain(cfg, t, sender,
-		    strlen(sender)) != POLICY_OK) {
-			snprintf(why, sizeof(why), "550 5.7.1 Error: %s may "
-			    "not send as %s", t->name, sender);
-			return why;
-		}
-	}
 	if (!hdr_utf8_valid(hl))
 		return "554 5.6.0 Error: malformed UTF-8 in header";
 	if (config_domain(cfg, from_domain) == NULL) {
